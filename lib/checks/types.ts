@@ -1,0 +1,64 @@
+// The one check-result type, shared by the status page, the JSON API, runbooks and tests.
+// Ids and meanings are DESIGN.md's check vocabulary.
+
+export const CHECK_IDS = [
+  'ssm.parameters',
+  'ssm.password-type',
+  'ssm.password-age',
+  'rds.status',
+  'rds.endpoint-match',
+  'rds.username-match',
+  'rds.private',
+  'sg.backend-ingress',
+  'sg.no-public-ingress',
+  'net.tcp',
+  'db.login',
+  'containers.running',
+  'containers.health',
+  'containers.fresh-credentials',
+  'local.database-url',
+] as const;
+
+export type CheckId = (typeof CHECK_IDS)[number];
+
+/**
+ * pass/warn/fail are verdicts about LinkBox; `skip` means a check it depends on failed;
+ * `error` means the console could not find out (throttled, denied, timed out) — never a verdict.
+ */
+export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip' | 'error';
+
+/** A key/value shown as evidence; values are plain strings so a DTO can never carry an SDK object. */
+export type Evidence = Record<string, string | number | boolean | null>;
+
+export interface CheckFix {
+  /** What to do, in the operator's words. */
+  summary: string;
+  /** The exact command(s) for this environment, copyable. Never contains a secret. */
+  commands?: string[];
+}
+
+export interface CheckResult {
+  id: CheckId;
+  status: CheckStatus;
+  summary: string;
+  evidence: Evidence;
+  fix?: CheckFix;
+  /** How long the check took, in ms. */
+  durationMs?: number;
+}
+
+export type OverallStatus = 'healthy' | 'degraded' | 'broken' | 'unknown';
+
+export interface EnvironmentStatus {
+  environment: string;
+  kind: 'aws' | 'local';
+  overall: OverallStatus;
+  /** The first failing check in dependency order, or null when nothing fails. */
+  rootCause: CheckId | null;
+  /** ISO time the data was fetched (may be older than now when served from cache). */
+  checkedAt: string;
+  /** True when the data is older than the cache TTL; `staleReason` says why it was not refreshed. */
+  stale: boolean;
+  staleReason?: string;
+  checks: CheckResult[];
+}

@@ -1,0 +1,2 @@
+// Replaces 'server-only' under vitest, which runs server code outside React's server bundle.
+export {};
