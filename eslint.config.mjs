@@ -4,7 +4,7 @@ import nextTs from 'eslint-config-next/typescript';
 export default [
   ...nextVitals,
   ...nextTs,
-  { ignores: ['.next/**', '.lab/**', 'node_modules/**', 'test-results/**', 'playwright-report/**', 'next-env.d.ts'] },
+  { ignores: ['.next/**', '.next-*/**', '.data/**', '.lab/**', 'node_modules/**', 'test-results/**', 'playwright-report/**', 'next-env.d.ts'] },
   {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
