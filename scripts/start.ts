@@ -1,0 +1,133 @@
+// `npm start`: the lab and the console together, in the foreground. Ctrl-C or SIGTERM stops both.
+// The console's own output also goes to <LAB_DATA_DIR>/console.log, so tests can scan it for leaks.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { startLab } from '../infra/lab/index';
+import type { Lab } from '../infra/lab/contract';
+
+const port = Number(process.env.PORT ?? 3000);
+const distDir = process.env.NEXT_DIST_DIR || '.next';
+const dataDir = resolve(process.env.LAB_DATA_DIR ?? '.lab');
+
+const ACCOUNTS = [
+  ['viewer', 'LAB_VIEWER_PASSWORD'],
+  ['operator', 'LAB_OPERATOR_PASSWORD'],
+  ['admin', 'LAB_ADMIN_PASSWORD'],
+] as const;
+
+function labPassword(): string {
+  return randomBytes(12).toString('base64url');
+}
+
+async function assertPortFree(p: number, variable: string): Promise<void> {
+  await new Promise<void>((ok, fail) => {
+    const probe = createServer();
+    probe.once('error', () => fail(new Error(`port ${p} is in use (${variable}); stop what holds it or choose another port`)));
+    probe.listen(p, '127.0.0.1', () => probe.close(() => ok()));
+  });
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  return new Promise((ok, fail) => {
+    const child = spawn(cmd, args, { stdio: 'inherit', env });
+    child.on('exit', (code) => (code === 0 ? ok() : fail(new Error(`${cmd} ${args.join(' ')} exited with ${code}`))));
+  });
+}
+
+async function waitForConsole(url: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`the console exited with ${child.exitCode} while starting`);
+    try {
+      const res = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(2000) });
+      if (res.status < 500) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`the console did not answer at ${url} within 60 s`);
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  await assertPortFree(port, 'PORT');
+  const nextBin = join('node_modules', 'next', 'dist', 'bin', 'next');
+  if (!existsSync(join(distDir, 'BUILD_ID'))) {
+    console.log(`No production build in ${distDir}: building the console first (next build)...`);
+    await run(process.execPath, [nextBin, 'build'], process.env);
+  }
+
+  let lab: Lab | undefined;
+  let consoleProcess: ChildProcess | undefined;
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    if (consoleProcess && consoleProcess.exitCode === null) {
+      consoleProcess.kill('SIGTERM');
+      await new Promise((r) => { consoleProcess!.once('exit', r); setTimeout(r, 5000); });
+    }
+    await lab?.stop().catch((err) => console.error(`lab stop: ${(err as Error).message}`));
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
+
+  try {
+    lab = await startLab({ dataDir, log: (line) => console.log(`[lab] ${line}`) });
+  } catch (err) {
+    console.error(`The lab did not start: ${(err as Error).message}`);
+    process.exit(1);
+  }
+
+  const consoleUrl = `http://127.0.0.1:${port}`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    LINKBOX_CONFIG: lab.configPath,
+    NEXTAUTH_URL: process.env.NEXTAUTH_URL ?? consoleUrl,
+    NEXTAUTH_SECRET: process.env.NEXTAUTH_SECRET ?? randomBytes(32).toString('base64url'),
+    AUDIT_SQLITE_PATH: process.env.AUDIT_SQLITE_PATH ?? join(dataDir, 'console.sqlite'),
+    NODE_ENV: 'production',
+  };
+  for (const [, variable] of ACCOUNTS) env[variable] = process.env[variable] || labPassword();
+
+  const log = createWriteStream(join(dataDir, 'console.log'), { flags: 'a' });
+  consoleProcess = spawn(process.execPath, [nextBin, 'start', '-H', '127.0.0.1', '-p', String(port)], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  consoleProcess.stdout!.on('data', (chunk: Buffer) => { process.stdout.write(chunk); log.write(chunk); });
+  consoleProcess.stderr!.on('data', (chunk: Buffer) => { process.stderr.write(chunk); log.write(chunk); });
+  consoleProcess.on('exit', (code) => {
+    if (!stopping) {
+      console.error(`The console exited (${code}); stopping the lab.`);
+      void stop(code || 1);
+    }
+  });
+
+  try {
+    await waitForConsole(`${consoleUrl}/signin`, consoleProcess);
+  } catch (err) {
+    console.error((err as Error).message);
+    await stop(1);
+    return;
+  }
+
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  console.log('');
+  console.log(`LinkBox Ops Console is ready (${seconds} s): open ${consoleUrl}`);
+  console.log(`  lab AWS endpoint  ${lab.awsEndpoint}   (aws --endpoint-url ${lab.awsEndpoint} --region ${lab.region} ...)`);
+  console.log(`  database tunnel   ${lab.db.host}:${lab.db.port}`);
+  console.log(`  lab sign-in (lab mode only; set LAB_*_PASSWORD to choose):`);
+  for (const [role, variable] of ACCOUNTS) console.log(`    ${role}@linkbox.lab   ${env[variable]}`);
+  console.log('Press Ctrl-C to stop the console and the lab.');
+}
+
+main().catch((err) => {
+  console.error((err as Error).message);
+  process.exit(1);
+});
