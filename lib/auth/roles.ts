@@ -1,0 +1,43 @@
+import type { ConsoleConfig, Role } from '@/lib/config/schema';
+import { labAccountFor } from './lab-accounts';
+
+// Roles come from the config (emails, or "group:NAME" for an IdP group claim), never from the IdP
+// or the browser alone: the config is re-read on every request, so removing someone takes effect
+// without waiting for their session to end.
+
+export interface Principal {
+  email: string;
+  /** Group names from the IdP's `groups` claim; empty for lab accounts. */
+  groups: readonly string[];
+}
+
+const ORDER: Role[] = ['admin', 'operator', 'viewer'];
+
+/** The highest role the config grants this principal, or null when it grants none. */
+export function resolveRole(roles: ConsoleConfig['roles'], principal: Principal): Role | null {
+  const email = principal.email.trim().toLowerCase();
+  const groups = new Set(principal.groups);
+  for (const role of ORDER) {
+    const granted = roles[role].some((entry) => {
+      if (entry.startsWith('group:')) return groups.has(entry.slice('group:'.length));
+      return email !== '' && entry.trim().toLowerCase() === email;
+    });
+    if (granted) return role;
+  }
+  return null;
+}
+
+/** Which sign-in produced a session: the lab's local accounts or the organisation's IdP. */
+export type SignInProvider = 'lab' | 'oidc';
+
+/**
+ * The role a session has right now. The config wins; a lab account the config does not mention
+ * keeps the role its name says, and only while the console runs in mode "lab".
+ */
+export function roleForSession(config: Pick<ConsoleConfig, 'mode' | 'roles'>, principal: Principal, provider: SignInProvider): Role | null {
+  if (provider === 'lab' && config.mode !== 'lab') return null;
+  const fromConfig = resolveRole(config.roles, principal);
+  if (fromConfig) return fromConfig;
+  if (provider === 'lab') return labAccountFor(principal.email)?.role ?? null;
+  return null;
+}

@@ -1,0 +1,50 @@
+import 'server-only';
+import { getServerSession } from 'next-auth';
+import { redirect } from 'next/navigation';
+import { cache } from 'react';
+import type { Role } from '@/lib/config/schema';
+import { assertRole, type Caller } from './caller';
+import { authOptions } from './options';
+
+// The signed-in user as pages, server actions and route handlers see it. Each of them asks here
+// itself; the proxy's redirect is a convenience, not a check.
+
+export interface SessionInfo {
+  caller: Caller;
+  /** When this session signed in, epoch seconds: a dangerous action can demand a recent sign-in. */
+  authTime: number;
+}
+
+/** The current session, or null when signed out, expired, idle, or no longer granted a role by the config. */
+export const getSessionInfo = cache(async (): Promise<SessionInfo | null> => {
+  const session = await getServerSession(authOptions());
+  const email = session?.user?.email;
+  if (!session || !email || !session.role || typeof session.authTime !== 'number') return null;
+  return { caller: { id: email, role: session.role, via: 'session' }, authTime: session.authTime };
+});
+
+export async function getCaller(): Promise<Caller | null> {
+  return (await getSessionInfo())?.caller ?? null;
+}
+
+/** Only same-origin paths, so a crafted link cannot send someone elsewhere after sign-in. */
+export function safeReturnPath(path: string | null | undefined): string {
+  if (!path || !path.startsWith('/') || path.startsWith('//') || path.startsWith('/\\')) return '/';
+  return path;
+}
+
+export function signInPath(returnTo: string): string {
+  const back = safeReturnPath(returnTo);
+  return back === '/' ? '/signin' : `/signin?callbackUrl=${encodeURIComponent(back)}`;
+}
+
+/**
+ * For pages: the caller with at least `role`, or a redirect to /signin when signed out. A signed-in
+ * caller without the role gets an AuthorizationError (the error page), not a sign-in loop.
+ */
+export async function requireCaller(returnTo: string, role: Role = 'viewer'): Promise<Caller> {
+  const caller = await getCaller();
+  if (!caller) redirect(signInPath(returnTo));
+  assertRole(caller, role);
+  return caller;
+}
