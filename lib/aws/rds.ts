@@ -1,0 +1,51 @@
+import 'server-only';
+import { DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
+import type { AwsEnvironmentConfig } from '@/lib/config/schema';
+import { awsClients } from './clients';
+
+// The RDS instance as the checks need it: plain values, never the SDK object.
+
+export interface DatabaseInstance {
+  id: string;
+  status: string | null;
+  engine: string | null;
+  engineVersion: string | null;
+  endpointAddress: string | null;
+  endpointPort: number | null;
+  masterUsername: string | null;
+  publiclyAccessible: boolean | null;
+  /** Names of the pending modifications (e.g. "MasterUserPassword"), never their values. */
+  pendingModifications: string[];
+  securityGroupIds: string[];
+  dbName: string | null;
+}
+
+/** Null when the instance does not exist (a verdict); any other failure throws (could not check). */
+export async function describeDatabaseInstance(env: AwsEnvironmentConfig, opts: { abortSignal?: AbortSignal } = {}): Promise<DatabaseInstance | null> {
+  const { rds } = awsClients(env);
+  let out;
+  try {
+    out = await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: env.rdsInstanceId }), opts.abortSignal ? { abortSignal: opts.abortSignal } : undefined);
+  } catch (err) {
+    if ((err as { name?: string }).name?.startsWith('DBInstanceNotFound')) return null;
+    throw err;
+  }
+  const db = out.DBInstances?.find((d) => d.DBInstanceIdentifier === env.rdsInstanceId) ?? out.DBInstances?.[0];
+  if (!db) return null;
+  const pending = Object.entries(db.PendingModifiedValues ?? {})
+    .filter(([, v]) => v !== undefined && v !== null)
+    .map(([k]) => k);
+  return {
+    id: db.DBInstanceIdentifier ?? env.rdsInstanceId,
+    status: db.DBInstanceStatus ?? null,
+    engine: db.Engine ?? null,
+    engineVersion: db.EngineVersion ?? null,
+    endpointAddress: db.Endpoint?.Address ?? null,
+    endpointPort: db.Endpoint?.Port ?? null,
+    masterUsername: db.MasterUsername ?? null,
+    publiclyAccessible: typeof db.PubliclyAccessible === 'boolean' ? db.PubliclyAccessible : null,
+    pendingModifications: pending,
+    securityGroupIds: (db.VpcSecurityGroups ?? []).map((g) => g.VpcSecurityGroupId ?? '').filter(Boolean),
+    dbName: db.DBName ?? null,
+  };
+}

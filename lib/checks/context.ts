@@ -1,0 +1,72 @@
+import 'server-only';
+import { cached } from '@/lib/aws/cache';
+import { describeBackendInstances, describeLinkboxSecurityGroups, type BackendInstance, type LinkboxSecurityGroups } from '@/lib/aws/ec2';
+import { readLinkboxParameters, type LinkboxParameters } from '@/lib/aws/parameters';
+import { describeDatabaseInstance, type DatabaseInstance } from '@/lib/aws/rds';
+import { inspectBackendContainers, type ContainerReport } from '@/lib/aws/run-command';
+import type { AwsEnvironmentConfig, LocalEnvironmentConfig } from '@/lib/config/schema';
+
+// What the checks of one status share: each AWS read happens at most once per status (memoised
+// promise), starts when the first check needs it, and is time-boxed by the check budget.
+
+/** Container state comes from Run Command, which takes seconds: kept this long across statuses. */
+export const CONTAINER_STATE_TTL_MS = 60_000;
+
+export interface AwsCheckContext {
+  kind: 'aws';
+  env: AwsEnvironmentConfig;
+  /** Time budget of one check, ms. */
+  budgetMs: number;
+  fresh: boolean;
+  parameters(): Promise<LinkboxParameters>;
+  /** Null when the instance does not exist. */
+  dbInstance(): Promise<DatabaseInstance | null>;
+  securityGroups(): Promise<LinkboxSecurityGroups>;
+  backendInstances(): Promise<BackendInstance[]>;
+  /** Per running instance id. */
+  containers(): Promise<{ reports: Record<string, ContainerReport>; fetchedAt: number }>;
+}
+
+export interface LocalCheckContext {
+  kind: 'local';
+  env: LocalEnvironmentConfig;
+  budgetMs: number;
+  fresh: boolean;
+}
+
+export type CheckContext = AwsCheckContext | LocalCheckContext;
+
+export function createAwsContext(env: AwsEnvironmentConfig, budgetMs: number, fresh = false): AwsCheckContext {
+  const signal = () => AbortSignal.timeout(budgetMs);
+  const ctx: AwsCheckContext = {
+    kind: 'aws',
+    env,
+    budgetMs,
+    fresh,
+    parameters: once(() => readLinkboxParameters(env, { withUsers: true, abortSignal: signal() })),
+    dbInstance: once(() => describeDatabaseInstance(env, { abortSignal: signal() })),
+    securityGroups: once(() => describeLinkboxSecurityGroups(env, { abortSignal: signal() })),
+    backendInstances: once(() => describeBackendInstances(env, { abortSignal: signal() })),
+    containers: once(async () => {
+      const running = (await ctx.backendInstances()).filter((i) => i.state === 'running').map((i) => i.id);
+      const key = `containers:${env.name}:${JSON.stringify([env.region, env.endpoint, running])}`;
+      const { value, fetchedAt } = await cached(
+        key,
+        CONTAINER_STATE_TTL_MS,
+        () => inspectBackendContainers(env, running, { timeoutMs: budgetMs, abortSignal: signal() }),
+        { fresh },
+      );
+      return { reports: value, fetchedAt };
+    }),
+  };
+  return ctx;
+}
+
+export function createLocalContext(env: LocalEnvironmentConfig, budgetMs: number, fresh = false): LocalCheckContext {
+  return { kind: 'local', env, budgetMs, fresh };
+}
+
+function once<T>(load: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => (p ??= load());
+}
