@@ -8,7 +8,8 @@ import { describeAwsError } from './errors';
 // SSM Run Command. Slow (seconds), so callers cache it longer than the rest of a status.
 
 export const CONTAINER_NAME = 'linkbox-backend';
-export const INSPECT_COMMAND = `sudo docker inspect ${CONTAINER_NAME}`;
+// Run Command runs as root, so no sudo.
+export const INSPECT_COMMAND = `docker inspect ${CONTAINER_NAME}`;
 
 export interface ContainerInspection {
   /** "running", "exited", "created", "restarting"...; "missing" when no such container exists. */
