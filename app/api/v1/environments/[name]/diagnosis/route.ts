@@ -1,0 +1,47 @@
+import { callerFromRequest } from '@/lib/auth/api-token';
+import { diagnoseEnvironment } from '@/lib/runbooks/diagnosis';
+import type { Diagnosis } from '@/lib/runbooks/types';
+import { failure, json, notFound, unauthorized, wantsFresh } from '../../../respond';
+
+// GET /api/v1/environments/{name}/diagnosis → {rootCause, runbook, steps, ...}. Same access as the
+// status API: a session or a bearer token (viewer), 401 without, 404 for an unknown environment.
+
+export const dynamic = 'force-dynamic';
+
+const ENVIRONMENT_NAME = /^[a-z0-9][a-z0-9-]{0,39}$/;
+
+/** Built field by field so nothing added to the internal shape leaks out unreviewed. */
+function diagnosisDto(d: Diagnosis) {
+  return {
+    environment: d.environment,
+    rootCause: d.rootCause,
+    rootCauseStep: d.rootCauseStep,
+    runbook: d.runbook,
+    verdict: d.verdict,
+    couldNotCheck: d.couldNotCheck,
+    checkedAt: d.checkedAt,
+    steps: d.steps.map((s) => ({
+      id: s.id,
+      check: s.check,
+      title: s.title,
+      status: s.status,
+      summary: s.summary,
+      evidence: s.evidence,
+      meaning: s.meaning,
+      ...(s.fix ? { fix: s.fix } : {}),
+      runbooks: s.runbooks,
+    })),
+  };
+}
+
+export async function GET(req: Request, { params }: { params: Promise<{ name: string }> }): Promise<Response> {
+  const caller = await callerFromRequest(req);
+  if (!caller) return unauthorized();
+  const { name } = await params;
+  if (!ENVIRONMENT_NAME.test(name)) return notFound(name);
+  try {
+    return json(diagnosisDto(await diagnoseEnvironment(caller, name, { fresh: wantsFresh(req) })));
+  } catch (err) {
+    return failure(err, `diagnosing ${name}`);
+  }
+}

@@ -1,0 +1,94 @@
+import type { CheckId, CheckResult, CheckStatus, Evidence } from '@/lib/checks/types';
+import { CheckStatusBadge } from './status-badge';
+import { CopyButton } from './copy-button';
+import { SECTIONS, checkTitle, sectionOf, type Section } from './check-names';
+
+function EvidenceList({ evidence }: { evidence: Evidence }) {
+  const entries = Object.entries(evidence);
+  if (entries.length === 0) return null;
+  return (
+    <dl className="mt-1.5 grid grid-cols-1 gap-x-4 gap-y-0.5 font-mono text-xs text-slate-700 sm:grid-cols-[minmax(8rem,max-content)_1fr]">
+      {entries.map(([key, value]) => (
+        <div key={key} className="contents">
+          <dt className="text-slate-500">{key}</dt>
+          <dd className="mb-1 break-all sm:mb-0">{value === null ? '—' : String(value)}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+function Fix({ fix }: { fix: NonNullable<CheckResult['fix']> }) {
+  return (
+    <div className="mt-2 rounded border border-slate-200 bg-slate-50 p-2">
+      <p className="text-xs font-semibold text-slate-800">
+        Fix: <span className="font-normal">{fix.summary}</span>
+      </p>
+      {fix.commands?.map((command) => (
+        <div key={command} className="mt-1.5 flex items-start gap-2 rounded bg-slate-900 px-2 py-1.5">
+          <pre className="min-w-0 flex-1 overflow-x-auto whitespace-pre-wrap break-all font-mono text-xs text-slate-100">
+            <code>{command}</code>
+          </pre>
+          <CopyButton text={command} />
+        </div>
+      ))}
+    </div>
+  );
+}
+
+export function CheckRow({ check, isRootCause }: { check: CheckResult; isRootCause: boolean }) {
+  const titleId = `check-${check.id}`;
+  return (
+    <li>
+      <article
+        aria-labelledby={titleId}
+        data-check-id={check.id}
+        data-status={check.status}
+        className={`border-l-4 px-3 py-2 ${isRootCause ? 'border-red-600 bg-red-50/60' : 'border-transparent'}`}
+      >
+        <div className="flex flex-wrap items-center gap-x-2 gap-y-1">
+          <CheckStatusBadge status={check.status} />
+          <h3 id={titleId} className="text-sm font-semibold text-slate-900">
+            {checkTitle(check.id)} <span className="font-mono text-xs font-normal text-slate-500">{check.id}</span>
+          </h3>
+          {isRootCause && (
+            <span className="rounded bg-red-700 px-1.5 py-0.5 text-[11px] font-bold uppercase tracking-wide text-white">Root cause</span>
+          )}
+          {typeof check.durationMs === 'number' && (
+            <span className="ml-auto font-mono text-[11px] text-slate-500">{Math.round(check.durationMs)} ms</span>
+          )}
+        </div>
+        <p className="mt-1 text-sm text-slate-800">{check.summary}</p>
+        <EvidenceList evidence={check.evidence} />
+        {check.fix && check.status !== 'pass' && <Fix fix={check.fix} />}
+      </article>
+    </li>
+  );
+}
+
+const SEVERITY: CheckStatus[] = ['fail', 'error', 'warn', 'skip', 'pass'];
+
+export function CheckSection({ title, checks, rootCause, aside }: { title: Section; checks: CheckResult[]; rootCause: CheckId | null; aside?: React.ReactNode }) {
+  const worst = SEVERITY.find((status) => checks.some((c) => c.status === status)) ?? 'pass';
+  return (
+    <section aria-labelledby={`section-${title}`} className="overflow-hidden rounded-md border border-slate-200 bg-white shadow-sm">
+      <header className="flex flex-wrap items-center gap-2 border-b border-slate-200 bg-slate-100 px-3 py-1.5">
+        <h2 id={`section-${title}`} className="text-sm font-bold uppercase tracking-wide text-slate-700">
+          {title}
+        </h2>
+        <CheckStatusBadge status={worst} />
+        {aside && <div className="ml-auto text-xs text-slate-600">{aside}</div>}
+      </header>
+      <ul className="divide-y divide-slate-100">
+        {checks.map((check) => (
+          <CheckRow key={check.id} check={check} isRootCause={check.id === rootCause} />
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+/** The checks grouped into the page's panels, in panel order; empty panels are left out. */
+export function groupBySection(checks: CheckResult[]): Array<{ section: Section; checks: CheckResult[] }> {
+  return SECTIONS.map((section) => ({ section, checks: checks.filter((c) => sectionOf(c.id) === section) })).filter((g) => g.checks.length > 0);
+}
