@@ -115,6 +115,11 @@ export interface FleetOptions {
   local: { port: number; envFile: string; defaultDatabaseUrl: string };
   dataDir: string;
   log: (line: string) => void;
+  /**
+   * moto's own address (not the gateway's). When set, the hosts follow their EC2 instances' state
+   * (stop-instances takes a container and its agent down) without adding to the request counters.
+   */
+  motoEndpoint?: string;
 }
 
 export interface Fleet {
