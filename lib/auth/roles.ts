@@ -1,5 +1,4 @@
 import type { ConsoleConfig, Role } from '@/lib/config/schema';
-import { labAccountFor } from './lab-accounts';
 
 // Roles come from the config (emails, or "group:NAME" for an IdP group claim), never from the IdP
 // or the browser alone: the config is re-read on every request, so removing someone takes effect
@@ -31,13 +30,10 @@ export function resolveRole(roles: ConsoleConfig['roles'], principal: Principal)
 export type SignInProvider = 'lab' | 'oidc';
 
 /**
- * The role a session has right now. The config wins; a lab account the config does not mention
- * keeps the role its name says, and only while the console runs in mode "lab".
+ * The role a session has right now: the config's, for every provider alike (the lab writes its three
+ * accounts into its config). A lab account has none once the console runs in mode "aws".
  */
 export function roleForSession(config: Pick<ConsoleConfig, 'mode' | 'roles'>, principal: Principal, provider: SignInProvider): Role | null {
   if (provider === 'lab' && config.mode !== 'lab') return null;
-  const fromConfig = resolveRole(config.roles, principal);
-  if (fromConfig) return fromConfig;
-  if (provider === 'lab') return labAccountFor(principal.email)?.role ?? null;
-  return null;
+  return resolveRole(config.roles, principal);
 }

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { setConfigForTests } from '@/lib/config/load';
 import { LabSignInRefusedError, authOptions, signInMethods } from '@/lib/auth/options';
 
-function config(mode: 'lab' | 'aws', roles = { viewer: [] as string[], operator: [] as string[], admin: [] as string[] }) {
+function config(mode: 'lab' | 'aws', roles = { viewer: ['viewer@linkbox.lab'] as string[], operator: [] as string[], admin: [] as string[] }) {
   return setConfigForTests({
     mode,
     roles,

@@ -46,11 +46,9 @@ describe('the role a session has', () => {
     expect(roleForSession(config, { email: 'admin@linkbox.lab', groups: [] }, 'lab')).toBe('viewer');
   });
 
-  it('gives a lab account the role its name says when the lab config does not mention it', () => {
+  it('gives a lab account no role when the config does not list it, whatever its name says', () => {
     const config = { mode: 'lab' as const, roles: none };
-    expect(roleForSession(config, { email: 'viewer@linkbox.lab', groups: [] }, 'lab')).toBe('viewer');
-    expect(roleForSession(config, { email: 'operator@linkbox.lab', groups: [] }, 'lab')).toBe('operator');
-    expect(roleForSession(config, { email: 'admin@linkbox.lab', groups: [] }, 'lab')).toBe('admin');
+    expect(roleForSession(config, { email: 'admin@linkbox.lab', groups: [] }, 'lab')).toBeNull();
   });
 
   it('ends a lab-account session once the console runs in mode aws, even if the config lists the email', () => {
@@ -58,8 +56,8 @@ describe('the role a session has', () => {
     expect(roleForSession(config, { email: 'admin@linkbox.lab', groups: [] }, 'lab')).toBeNull();
   });
 
-  it('gives an IdP user with a lab-looking email no role unless the config grants one', () => {
-    const config = { mode: 'lab' as const, roles: none };
-    expect(roleForSession(config, { email: 'admin@linkbox.lab', groups: [] }, 'oidc')).toBeNull();
+  it('gives an IdP user the role the config grants their groups', () => {
+    const config = { mode: 'aws' as const, roles: { ...none, operator: ['group:oncall'] } };
+    expect(roleForSession(config, { email: 'a@example.com', groups: ['oncall'] }, 'oidc')).toBe('operator');
   });
 });
