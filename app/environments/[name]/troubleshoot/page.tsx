@@ -1,0 +1,101 @@
+import type { Metadata } from 'next';
+import Link from 'next/link';
+import { notFound } from 'next/navigation';
+import { Suspense } from 'react';
+import { DiagnosisPanel } from '@/components/troubleshoot/diagnosis-panel';
+import { PrintButton } from '@/components/troubleshoot/print-button';
+import { RunbookList } from '@/components/troubleshoot/runbook-list';
+import { TriageForm } from '@/components/troubleshoot/triage-form';
+import type { Caller } from '@/lib/auth/caller';
+import { requireCaller } from '@/lib/auth/session';
+import { UnknownEnvironmentError, getEnvironment } from '@/lib/config/load';
+import type { EnvironmentConfig } from '@/lib/config/schema';
+import { runbooksFor } from '@/lib/runbooks';
+import { diagnoseEnvironment } from '@/lib/runbooks/diagnosis';
+
+export const dynamic = 'force-dynamic';
+
+const ENVIRONMENT_NAME = /^[a-z0-9][a-z0-9-]{0,39}$/;
+
+type Params = Promise<{ name: string }>;
+type Search = Promise<Record<string, string | string[] | undefined>>;
+
+export async function generateMetadata({ params }: { params: Params }): Promise<Metadata> {
+  const { name } = await params;
+  return { title: ENVIRONMENT_NAME.test(name) ? `Troubleshoot ${name}` : 'Troubleshoot' };
+}
+
+function environmentOrNotFound(name: string): EnvironmentConfig {
+  if (!ENVIRONMENT_NAME.test(name)) notFound();
+  try {
+    return getEnvironment(name);
+  } catch (err) {
+    if (err instanceof UnknownEnvironmentError) notFound();
+    throw err;
+  }
+}
+
+async function DiagnosisSection({ caller, env, base, fresh }: { caller: Caller; env: EnvironmentConfig; base: string; fresh: boolean }) {
+  const diagnosis = await diagnoseEnvironment(caller, env.name, { fresh });
+  const runbooks = runbooksFor(env.kind);
+  return (
+    <div className="space-y-3">
+      <DiagnosisPanel diagnosis={diagnosis} runbooks={runbooks} base={base} />
+      <section aria-labelledby="runbooks-heading">
+        <h2 id="runbooks-heading" className="mb-1 text-sm font-bold uppercase tracking-wide text-slate-700">
+          Runbooks
+        </h2>
+        <RunbookList runbooks={runbooks} base={base} diagnosis={diagnosis} />
+      </section>
+    </div>
+  );
+}
+
+export default async function TroubleshootPage({ params, searchParams }: { params: Params; searchParams: Search }) {
+  const { name } = await params;
+  const caller = await requireCaller(`/environments/${encodeURIComponent(name)}/troubleshoot`);
+  const env = environmentOrNotFound(name);
+  const fresh = (await searchParams).fresh === '1';
+  const base = `/environments/${encodeURIComponent(env.name)}/troubleshoot`;
+
+  return (
+    <main className="mx-auto max-w-3xl px-3 py-4 print:max-w-none print:px-0">
+      <nav aria-label="Breadcrumb" className="mb-1 text-xs text-slate-600 print:hidden">
+        <Link href="/" className="hover:underline">
+          Environments
+        </Link>{' '}
+        /{' '}
+        <Link href={`/environments/${encodeURIComponent(env.name)}`} className="hover:underline">
+          {env.name}
+        </Link>{' '}
+        / <span className="text-slate-900">Troubleshoot</span>
+      </nav>
+      <div className="flex flex-wrap items-center gap-2">
+        <h1 className="text-xl font-bold text-slate-900">Troubleshoot {env.name}</h1>
+        <div className="ml-auto flex gap-2 print:hidden">
+          <Link
+            href={`${base}?fresh=1`}
+            className="rounded border border-slate-300 bg-white px-2.5 py-1 text-xs font-semibold text-slate-800 shadow-sm hover:bg-slate-50"
+          >
+            Diagnose again
+          </Link>
+          <PrintButton />
+        </div>
+      </div>
+      <p className="mt-1 text-sm text-slate-600">Every step of every runbook runs at once; the root cause is the first failing check in dependency order.</p>
+
+      <div className="mt-3 space-y-3">
+        <Suspense
+          fallback={
+            <p role="status" className="rounded-md border border-slate-200 bg-white p-3 text-sm text-slate-600">
+              Diagnosing {env.name}: running every runbook…
+            </p>
+          }
+        >
+          <DiagnosisSection caller={caller} env={env} base={base} fresh={fresh} />
+        </Suspense>
+        <TriageForm environment={env.name} base={base} />
+      </div>
+    </main>
+  );
+}
