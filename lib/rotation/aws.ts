@@ -9,10 +9,10 @@ import {
   GetParametersCommand,
   PutParameterCommand,
 } from '@aws-sdk/client-ssm';
-import pg from 'pg';
 import { awsClients } from '@/lib/aws/clients';
 import { describeAwsError, redact } from '@/lib/aws/errors';
 import type { AwsEnvironmentConfig } from '@/lib/config/schema';
+import { loginToDatabase, type DatabaseTarget } from '@/lib/db';
 
 // Every AWS and database call the rotation makes. Passwords enter and leave only through these
 // functions' arguments and return values, are never cached, and every error text is scrubbed of them.
@@ -128,12 +128,7 @@ export function isDefiniteRefusal(err: unknown): boolean {
   return status !== undefined && status >= 400 && status < 500;
 }
 
-export interface LoginTarget {
-  host: string;
-  port: number;
-  user: string;
-  database: string;
-}
+export type LoginTarget = DatabaseTarget;
 
 /** Where and as whom to log in: the plain SSM parameters the backends use, reached the way the console reaches RDS. */
 export async function loginTarget(env: AwsEnvironmentConfig): Promise<LoginTarget> {
@@ -152,34 +147,11 @@ export async function loginTarget(env: AwsEnvironmentConfig): Promise<LoginTarge
 
 export type LoginResult = { ok: true } | { ok: false; code: string | null; message: string };
 
-const LOGIN_TIMEOUT_MS = 5000;
-
-/** One login attempt with this password; the error is scrubbed of it. */
+/** One login attempt with this password through the console's one database login; the error is scrubbed of it. */
 export async function tryLogin(target: LoginTarget, password: string): Promise<LoginResult> {
-  const loopback = target.host === 'localhost' || /^127\./.test(target.host) || target.host === '::1';
-  const client = new pg.Client({
-    host: target.host,
-    port: target.port,
-    user: target.user,
-    database: target.database,
-    password,
-    connectionTimeoutMillis: LOGIN_TIMEOUT_MS,
-    query_timeout: LOGIN_TIMEOUT_MS,
-    // RDS PostgreSQL requires TLS by default; verification uses the system CAs (add the RDS bundle
-    // through NODE_EXTRA_CA_CERTS). A tunnel on this machine ends in plain TCP, as the lab does.
-    ssl: loopback ? false : { rejectUnauthorized: true },
-  });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return { ok: true };
-  } catch (err) {
-    const e = err as { code?: string; message?: string };
-    return { ok: false, code: e.code ?? null, message: redact(e.message ?? String(err), [password]) };
-  } finally {
-    await client.end().catch(() => {});
-  }
+  const result = await loginToDatabase(target, password);
+  if (result.ok) return { ok: true };
+  return { ok: false, code: result.error?.code ?? null, message: redact(result.error?.message ?? 'login failed', [password]) };
 }
 
 /** An operator-readable reason for a failed AWS call, never containing the given secrets. */

@@ -1,0 +1,11 @@
+// Next's start-up hook. A console that crashed mid-rotation left its progress in the store; this
+// one picks it up so SSM and RDS never stay disagreeing longer than a restart.
+
+export async function register(): Promise<void> {
+  if (process.env.NEXT_RUNTIME !== 'nodejs') return;
+  const { resumeUnfinishedRotations } = await import('./lib/rotation');
+  // In the background: the server must come up even when the store or AWS is slow to answer.
+  void resumeUnfinishedRotations().catch((err: unknown) => {
+    console.error(`rotation: could not look for unfinished rotations at start-up: ${(err as Error).message}`);
+  });
+}
