@@ -1,0 +1,429 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
+import { DescribeInstancesCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
+import { DescribeParametersCommand, GetCommandInvocationCommand, GetParameterCommand, GetParametersCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
+import { AuthorizationError } from '@/lib/auth/caller';
+import type { CheckId, CheckResult, EnvironmentStatus } from '@/lib/checks/types';
+import { UnknownEnvironmentError } from '@/lib/config/load';
+import { getEnvironmentStatus } from '@/lib/status';
+import {
+  awsError,
+  closedPort,
+  CONTAINER_STARTED,
+  DB_ENDPOINT,
+  dockerInspect,
+  ec2,
+  healthyAws,
+  PASSWORD,
+  PASSWORD_CHANGED,
+  rds,
+  ssm,
+  startFakePostgres,
+  startHealthServer,
+  startSilentServer,
+  setTestConfig,
+  VIEWER,
+} from './support';
+
+let pg: Awaited<ReturnType<typeof startFakePostgres>>;
+let healthy: Awaited<ReturnType<typeof startHealthServer>>;
+let sick: Awaited<ReturnType<typeof startHealthServer>>;
+
+beforeAll(async () => {
+  pg = await startFakePostgres(PASSWORD);
+  healthy = await startHealthServer(200);
+  sick = await startHealthServer(503);
+});
+afterAll(async () => {
+  await Promise.all([pg.close(), healthy.close(), sick.close()]);
+});
+
+beforeEach(() => {
+  healthyAws();
+  setTestConfig({ dbPort: pg.port, healthUrls: { 'i-0001': healthy.url, 'i-0002': healthy.url } });
+});
+
+const status = (fresh = true) => getEnvironmentStatus(VIEWER, 'production', { fresh });
+const check = (s: EnvironmentStatus, id: CheckId): CheckResult => {
+  const found = s.checks.find((c) => c.id === id);
+  if (!found) throw new Error(`no ${id} in ${s.checks.map((c) => c.id).join(', ')}`);
+  return found;
+};
+const statuses = (s: EnvironmentStatus) => Object.fromEntries(s.checks.map((c) => [c.id, c.status]));
+const noVerdicts = (s: EnvironmentStatus) => s.checks.filter((c) => c.status === 'fail' || c.status === 'skip').map((c) => c.id);
+
+describe('a healthy AWS environment', () => {
+  it('passes every check, is healthy and has no root cause', async () => {
+    const s = await status();
+    expect(s.checks.map((c) => c.id).sort()).toEqual(
+      [
+        'ssm.parameters',
+        'ssm.password-type',
+        'ssm.password-age',
+        'rds.status',
+        'rds.endpoint-match',
+        'rds.username-match',
+        'rds.private',
+        'sg.backend-ingress',
+        'sg.no-public-ingress',
+        'net.tcp',
+        'db.login',
+        'containers.running',
+        'containers.health',
+        'containers.fresh-credentials',
+      ].sort(),
+    );
+    expect(s.checks.filter((c) => c.status !== 'pass')).toEqual([]);
+    expect(s).toMatchObject({ environment: 'production', kind: 'aws', overall: 'healthy', rootCause: null, stale: false });
+  });
+
+  it('shows the evidence an operator asks for, and never the password', async () => {
+    const s = await status();
+    expect(check(s, 'ssm.parameters').evidence).toMatchObject({
+      'db-password.type': 'SecureString',
+      'db-password.version': 3,
+      'db-password.lastModified': PASSWORD_CHANGED.toISOString(),
+      'db-password.lastModifiedBy': 'arn:aws:iam::123456789012:user/ops',
+      'db-endpoint': DB_ENDPOINT,
+    });
+    expect(check(s, 'rds.status').evidence).toMatchObject({ status: 'available', engine: 'postgres 15.4', endpoint: `${DB_ENDPOINT}:5432`, pendingModifications: 'none' });
+    expect(check(s, 'sg.backend-ingress').evidence.rulesOnDbPort).toBe('sg-db: tcp 5432 from sg-backend');
+    expect(check(s, 'net.tcp').evidence).toMatchObject({ target: `127.0.0.1:${pg.port}`, outcome: 'answered' });
+    expect(check(s, 'db.login').evidence.serverVersion).toContain('PostgreSQL 15.4');
+    expect(String(check(s, 'containers.running').evidence['i-0001 (linkbox-backend-1)'])).toContain(`since ${CONTAINER_STARTED.toISOString()}`);
+    expect(pg.passwordsSeen).toContain(PASSWORD);
+    expect(JSON.stringify(s)).not.toContain(PASSWORD);
+  });
+
+  it('costs one call per AWS API, and reads SSM without decryption except for the login', async () => {
+    await status();
+    expect(ssm.commandCalls(GetParametersCommand)).toHaveLength(1);
+    expect(ssm.commandCalls(GetParametersCommand)[0]!.args[0].input.WithDecryption).toBe(false);
+    expect(ssm.commandCalls(DescribeParametersCommand)).toHaveLength(1);
+    expect(ssm.commandCalls(GetParameterCommand)).toHaveLength(1);
+    expect(rds.commandCalls(DescribeDBInstancesCommand)).toHaveLength(1);
+    expect(ec2.commandCalls(DescribeSecurityGroupsCommand)).toHaveLength(1);
+    expect(ec2.commandCalls(DescribeInstancesCommand)).toHaveLength(1);
+    expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(1);
+  });
+
+  it('within the TTL costs no AWS call, and concurrent viewers share one fetch; fresh fetches again', async () => {
+    await Promise.all(Array.from({ length: 8 }, () => status(false)));
+    await status(false);
+    expect(rds.commandCalls(DescribeDBInstancesCommand)).toHaveLength(1);
+    await status(true);
+    expect(rds.commandCalls(DescribeDBInstancesCommand)).toHaveLength(2);
+  });
+});
+
+describe('could not check is error, never a verdict', () => {
+  it('AccessDenied on GetParameters makes the SSM-dependent checks error, not fail or skip', async () => {
+    ssm.on(GetParametersCommand).rejects(awsError('AccessDeniedException', 'User: arn:aws:sts::1:assumed-role/console is not authorized to perform: ssm:GetParameters'));
+    const s = await status();
+    for (const id of ['ssm.parameters', 'ssm.password-type', 'ssm.password-age', 'rds.endpoint-match', 'rds.username-match', 'db.login', 'containers.fresh-credentials'] as CheckId[]) {
+      expect(check(s, id).status, id).toBe('error');
+    }
+    expect(check(s, 'ssm.parameters').evidence.reason).toBe('denied');
+    expect(check(s, 'ssm.parameters').summary).toMatch(/^Could not check: .*not allowed/);
+    expect(noVerdicts(s)).toEqual([]);
+    expect(s.overall).toBe('degraded');
+    expect(s.rootCause).toBeNull();
+  });
+
+  it('KMS refusing to decrypt makes db.login error with the KMS reason, and the rest still passes', async () => {
+    ssm.on(GetParameterCommand).rejects(awsError('AccessDeniedException', 'User is not authorized to perform: kms:Decrypt on the resource associated with this ciphertext'));
+    const s = await status();
+    expect(check(s, 'db.login')).toMatchObject({ status: 'error', evidence: { reason: 'kms-denied' } });
+    expect(check(s, 'db.login').summary).toContain('kms:Decrypt');
+    expect(s.checks.filter((c) => c.status !== 'pass').map((c) => c.id)).toEqual(['db.login']);
+    expect(s.overall).toBe('degraded');
+  });
+
+  it('throttled DescribeDBInstances makes the RDS checks error; the TCP probe still runs', async () => {
+    rds.on(DescribeDBInstancesCommand).rejects(awsError('Throttling', 'Rate exceeded'));
+    const s = await status();
+    expect(statuses(s)).toMatchObject({ 'rds.status': 'error', 'rds.endpoint-match': 'error', 'rds.username-match': 'error', 'rds.private': 'error', 'net.tcp': 'pass', 'db.login': 'pass' });
+    expect(check(s, 'rds.status').evidence.reason).toBe('throttled');
+    expect(check(s, 'net.tcp').evidence.unverifiedDependencies).toBe('rds.status');
+    expect(s.rootCause).toBeNull();
+  });
+
+  it('an SDK timeout on DescribeSecurityGroups is error with the reason timeout', async () => {
+    ec2.on(DescribeSecurityGroupsCommand).rejects(awsError('TimeoutError', 'Connection timed out after 2000 ms'));
+    const s = await status();
+    expect(check(s, 'sg.backend-ingress')).toMatchObject({ status: 'error', evidence: { reason: 'timeout' } });
+    expect(check(s, 'sg.no-public-ingress').status).toBe('error');
+  });
+
+  it('a call that hangs costs its checks the time budget, not the page', async () => {
+    setTestConfig({ dbPort: pg.port, healthUrls: { 'i-0001': healthy.url, 'i-0002': healthy.url }, checkTimeoutMs: 1000 });
+    ec2.on(DescribeSecurityGroupsCommand).callsFake(() => new Promise(() => {}));
+    const s = await status();
+    expect(check(s, 'sg.backend-ingress')).toMatchObject({ status: 'error', evidence: { reason: 'timeout', budgetMs: 1000 } });
+    expect(check(s, 'sg.no-public-ingress').status).toBe('error');
+    expect(check(s, 'db.login').status).toBe('pass');
+  });
+
+  it('answers with missing fields make the checks that need them error', async () => {
+    rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [{ DBInstanceIdentifier: 'linkbox-db', DBInstanceStatus: 'available' }] });
+    ssm.on(GetParametersCommand).resolves({
+      Parameters: ['db-endpoint', 'db-username', 'db-password', 'db-name'].map((k) => ({ Name: `/linkbox/${k}`, Value: k === 'db-password' ? undefined : 'x' })),
+    });
+    const s = await status();
+    expect(statuses(s)).toMatchObject({
+      'rds.status': 'pass',
+      'rds.endpoint-match': 'error',
+      'rds.username-match': 'error',
+      'rds.private': 'error',
+      'ssm.password-type': 'error',
+      'ssm.password-age': 'error',
+      'containers.fresh-credentials': 'error',
+    });
+    expect(noVerdicts(s)).toEqual([]);
+  });
+
+  it('Run Command denied makes container state error, while /health is still probed directly', async () => {
+    ssm.on(SendCommandCommand).rejects(awsError('AccessDeniedException', 'not authorized to perform: ssm:SendCommand'));
+    const s = await status();
+    expect(statuses(s)).toMatchObject({ 'containers.running': 'error', 'containers.health': 'pass', 'containers.fresh-credentials': 'error' });
+  });
+
+  it('serves the last good status marked stale when nothing at all can be checked', async () => {
+    // No reachVia: every probe needs an AWS answer first.
+    setTestConfig({ dbPort: null, healthUrls: {}, cacheTtlSeconds: 0 });
+    const first = await status(false);
+    expect(first.stale).toBe(false);
+    for (const m of [ssm, rds, ec2]) m.rejects(awsError('ThrottlingException', 'Rate exceeded'));
+    const second = await status(false);
+    expect(second.stale).toBe(true);
+    expect(second.staleReason).toContain('throttling');
+    expect(second.checkedAt).toBe(first.checkedAt);
+  });
+});
+
+describe('verdicts and their fixes', () => {
+  it('missing parameters fail ssm.parameters with put-parameter commands; its dependents skip', async () => {
+    ssm.on(GetParametersCommand).resolves({
+      Parameters: [{ Name: '/linkbox/db-endpoint', Type: 'String', Value: DB_ENDPOINT, Version: 1, LastModifiedDate: PASSWORD_CHANGED }],
+      InvalidParameters: ['/linkbox/db-username', '/linkbox/db-password', '/linkbox/db-name'],
+    });
+    const s = await status();
+    const c = check(s, 'ssm.parameters');
+    expect(c.status).toBe('fail');
+    expect(c.fix?.commands).toContain(
+      'aws ssm put-parameter --name /linkbox/db-password --type SecureString --value "$NEW_PASSWORD" --region us-east-1 --endpoint-url http://127.0.0.1:1',
+    );
+    expect(c.fix?.commands).toContain('aws ssm put-parameter --name /linkbox/db-username --type String --value linkbox --region us-east-1 --endpoint-url http://127.0.0.1:1');
+    expect(statuses(s)).toMatchObject({ 'ssm.password-type': 'skip', 'ssm.password-age': 'skip', 'db.login': 'skip', 'rds.endpoint-match': 'skip' });
+    expect(s.rootCause).toBe('ssm.parameters');
+    expect(s.overall).toBe('broken');
+  });
+
+  it('a String password fails ssm.password-type, and its plain value never reaches the status', async () => {
+    ssm.on(GetParametersCommand).resolves({
+      Parameters: [
+        { Name: '/linkbox/db-endpoint', Type: 'String', Value: DB_ENDPOINT, Version: 1, LastModifiedDate: PASSWORD_CHANGED },
+        { Name: '/linkbox/db-username', Type: 'String', Value: 'linkbox', Version: 1, LastModifiedDate: PASSWORD_CHANGED },
+        { Name: '/linkbox/db-password', Type: 'String', Value: PASSWORD, Version: 4, LastModifiedDate: PASSWORD_CHANGED },
+        { Name: '/linkbox/db-name', Type: 'String', Value: 'linkbox', Version: 1, LastModifiedDate: PASSWORD_CHANGED },
+      ],
+    });
+    const s = await status();
+    const c = check(s, 'ssm.password-type');
+    expect(c).toMatchObject({ status: 'fail', evidence: { type: 'String' } });
+    expect(c.fix?.commands?.join('\n')).toContain('--type SecureString --value "$DB_PASSWORD" --overwrite');
+    expect(s.rootCause).toBe('ssm.password-type');
+    expect(JSON.stringify(s)).not.toContain(PASSWORD);
+  });
+
+  it('a password older than the policy warns; a warning is no root cause', async () => {
+    ssm.on(GetParametersCommand).resolves({
+      Parameters: ['db-endpoint', 'db-username', 'db-password', 'db-name'].map((k) => ({
+        Name: `/linkbox/${k}`,
+        Type: k === 'db-password' ? 'SecureString' : 'String',
+        Value: k === 'db-endpoint' ? DB_ENDPOINT : 'linkbox',
+        Version: 2,
+        LastModifiedDate: new Date(Date.now() - 200 * 86_400_000),
+      })),
+    });
+    ssm.on(GetCommandInvocationCommand).resolves({ Status: 'Success', StandardOutputContent: dockerInspect('running', CONTAINER_STARTED) });
+    const s = await status();
+    expect(check(s, 'ssm.password-age')).toMatchObject({ status: 'warn', evidence: { ageDays: 200, maxAgeDays: 90 } });
+    expect(s.overall).toBe('degraded');
+    expect(s.rootCause).toBeNull();
+  });
+
+  it('a stopped instance fails rds.status with start-db-instance; the network and login checks skip', async () => {
+    rds.on(DescribeDBInstancesCommand).resolves({
+      DBInstances: [{ DBInstanceIdentifier: 'linkbox-db', DBInstanceStatus: 'stopped', Endpoint: { Address: DB_ENDPOINT, Port: 5432 }, MasterUsername: 'linkbox', PubliclyAccessible: false }],
+    });
+    const s = await status();
+    expect(check(s, 'rds.status').fix?.commands).toEqual(['aws rds start-db-instance --db-instance-identifier linkbox-db --region us-east-1 --endpoint-url http://127.0.0.1:1']);
+    expect(statuses(s)).toMatchObject({ 'rds.status': 'fail', 'net.tcp': 'skip', 'db.login': 'skip', 'rds.endpoint-match': 'skip', 'rds.private': 'skip' });
+    expect(check(s, 'db.login').summary).toContain('net.tcp was skipped');
+    expect(s.rootCause).toBe('rds.status');
+  });
+
+  it('warns while RDS is resetting credentials or has a password change pending', async () => {
+    rds.on(DescribeDBInstancesCommand).resolves({
+      DBInstances: [{ DBInstanceIdentifier: 'linkbox-db', DBInstanceStatus: 'resetting-master-credentials', Endpoint: { Address: DB_ENDPOINT, Port: 5432 }, MasterUsername: 'linkbox', PubliclyAccessible: false }],
+    });
+    expect(check(await status(), 'rds.status').status).toBe('warn');
+    rds.on(DescribeDBInstancesCommand).resolves({
+      DBInstances: [{ DBInstanceIdentifier: 'linkbox-db', DBInstanceStatus: 'available', PendingModifiedValues: { MasterUserPassword: '****' }, Endpoint: { Address: DB_ENDPOINT, Port: 5432 }, MasterUsername: 'linkbox', PubliclyAccessible: false }],
+    });
+    const c = check(await status(), 'rds.status');
+    expect(c).toMatchObject({ status: 'warn', evidence: { pendingModifications: 'MasterUserPassword' } });
+  });
+
+  it('a missing instance fails rds.status (a verdict, not "could not check")', async () => {
+    rds.on(DescribeDBInstancesCommand).rejects(awsError('DBInstanceNotFoundFault', 'DBInstance linkbox-db not found.'));
+    const s = await status();
+    expect(check(s, 'rds.status').status).toBe('fail');
+    expect(s.rootCause).toBe('rds.status');
+  });
+
+  it('a wrong endpoint in SSM fails rds.endpoint-match with the put-parameter of the real address', async () => {
+    ssm.on(GetParametersCommand).resolves({
+      Parameters: ['db-endpoint', 'db-username', 'db-password', 'db-name'].map((k) => ({
+        Name: `/linkbox/${k}`,
+        Type: k === 'db-password' ? 'SecureString' : 'String',
+        Value: k === 'db-endpoint' ? 'old-db.xyz.us-east-1.rds.amazonaws.com' : 'linkbox',
+        Version: 2,
+        LastModifiedDate: PASSWORD_CHANGED,
+      })),
+    });
+    const s = await status();
+    expect(check(s, 'rds.endpoint-match').fix?.commands).toEqual([
+      `aws ssm put-parameter --name /linkbox/db-endpoint --type String --value ${DB_ENDPOINT} --overwrite --region us-east-1 --endpoint-url http://127.0.0.1:1`,
+    ]);
+    expect(s.rootCause).toBe('rds.endpoint-match');
+  });
+
+  it('a public instance fails rds.private', async () => {
+    rds.on(DescribeDBInstancesCommand).resolves({
+      DBInstances: [{ DBInstanceIdentifier: 'linkbox-db', DBInstanceStatus: 'available', Endpoint: { Address: DB_ENDPOINT, Port: 5432 }, MasterUsername: 'linkbox', PubliclyAccessible: true }],
+    });
+    const c = check(await status(), 'rds.private');
+    expect(c.status).toBe('fail');
+    expect(c.fix?.commands?.[0]).toContain('--no-publicly-accessible');
+  });
+
+  it('no rule from the backend group fails sg.backend-ingress with the exact authorize command', async () => {
+    ec2.on(DescribeSecurityGroupsCommand).resolves({
+      SecurityGroups: [
+        { GroupId: 'sg-db', GroupName: 'linkbox-db-sg', Tags: [{ Key: 'Name', Value: 'linkbox-db-sg' }], IpPermissions: [] },
+        { GroupId: 'sg-backend', GroupName: 'linkbox-backend-sg', Tags: [{ Key: 'Name', Value: 'linkbox-backend-sg' }], IpPermissions: [] },
+      ],
+    });
+    const s = await status();
+    expect(check(s, 'sg.backend-ingress').fix?.commands).toEqual([
+      'aws ec2 authorize-security-group-ingress --group-id sg-db --protocol tcp --port 5432 --source-group sg-backend --region us-east-1 --endpoint-url http://127.0.0.1:1',
+    ]);
+    expect(s.rootCause).toBe('sg.backend-ingress');
+  });
+
+  it('0.0.0.0/0 or ::/0 on the DB port fails sg.no-public-ingress with the revoke command', async () => {
+    ec2.on(DescribeSecurityGroupsCommand).resolves({
+      SecurityGroups: [
+        {
+          GroupId: 'sg-db',
+          Tags: [{ Key: 'Name', Value: 'linkbox-db-sg' }],
+          IpPermissions: [
+            { IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, UserIdGroupPairs: [{ GroupId: 'sg-backend' }], IpRanges: [{ CidrIp: '0.0.0.0/0' }] },
+            { IpProtocol: '-1', Ipv6Ranges: [{ CidrIpv6: '::/0' }] },
+          ],
+        },
+        { GroupId: 'sg-backend', Tags: [{ Key: 'Name', Value: 'linkbox-backend-sg' }], IpPermissions: [] },
+      ],
+    });
+    const s = await status();
+    const c = check(s, 'sg.no-public-ingress');
+    expect(c.status).toBe('fail');
+    expect(c.fix?.commands).toEqual([
+      "aws ec2 revoke-security-group-ingress --group-id sg-db --ip-permissions 'IpProtocol=tcp,FromPort=5432,ToPort=5432,IpRanges=[{CidrIp=0.0.0.0/0}]' --region us-east-1 --endpoint-url http://127.0.0.1:1",
+      "aws ec2 revoke-security-group-ingress --group-id sg-db --ip-permissions 'IpProtocol=-1,Ipv6Ranges=[{CidrIpv6=::/0}]' --region us-east-1 --endpoint-url http://127.0.0.1:1",
+    ]);
+    expect(check(s, 'sg.backend-ingress').status).toBe('pass');
+  });
+
+  it('a database that accepts and never answers reads as timed out; refused reads as refused', async () => {
+    const silent = await startSilentServer();
+    try {
+      setTestConfig({ dbPort: silent.port, healthUrls: { 'i-0001': healthy.url, 'i-0002': healthy.url }, checkTimeoutMs: 600 });
+      const s = await status();
+      expect(check(s, 'net.tcp')).toMatchObject({ status: 'fail', evidence: { outcome: 'no-answer' } });
+      expect(check(s, 'net.tcp').summary).toMatch(/^Timed out/);
+      expect(check(s, 'net.tcp').fix?.commands?.[1]).toContain('authorize-security-group-ingress --group-id sg-db');
+      expect(check(s, 'db.login').status).toBe('skip');
+      expect(s.rootCause).toBe('net.tcp');
+    } finally {
+      await silent.close();
+    }
+    setTestConfig({ dbPort: await closedPort(), healthUrls: { 'i-0001': healthy.url, 'i-0002': healthy.url } });
+    const s = await status();
+    expect(check(s, 'net.tcp')).toMatchObject({ status: 'fail', evidence: { outcome: 'refused' } });
+    expect(check(s, 'net.tcp').summary).toContain('Connection refused');
+    expect(check(s, 'net.tcp').fix?.commands?.[0]).toContain('AWS-StartPortForwardingSessionToRemoteHost');
+  });
+
+  it('a password RDS does not accept fails db.login as authentication failed, without echoing it', async () => {
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Name: '/linkbox/db-password', Value: 'Stale-Password-Not-Echoed' } });
+    const s = await status();
+    const c = check(s, 'db.login');
+    expect(c).toMatchObject({ status: 'fail', evidence: { errorCode: '28P01' } });
+    expect(c.summary).toContain('Authentication failed for linkbox');
+    expect(c.fix?.summary).toContain('/environments/production/rotate');
+    expect(c.fix?.commands?.join('\n')).toContain('--master-user-password "$NEW_PASSWORD"');
+    expect(JSON.stringify(s)).not.toContain('Stale-Password-Not-Echoed');
+    expect(s.rootCause).toBe('db.login');
+  });
+
+  it('a crashed container fails containers.running with the restart command; health and freshness skip', async () => {
+    ssm.on(GetCommandInvocationCommand, { InstanceId: 'i-0002' }).resolves({ Status: 'Success', StandardOutputContent: dockerInspect('exited', CONTAINER_STARTED, { ExitCode: 137 }) });
+    const s = await status();
+    const c = check(s, 'containers.running');
+    expect(c.status).toBe('fail');
+    expect(c.summary).toContain('i-0002: linkbox-backend is exited');
+    expect(c.fix?.commands?.[0]).toMatch(/^aws ssm send-command --instance-ids i-0002 --document-name AWS-RunShellScript .*start_application\.sh/);
+    expect(statuses(s)).toMatchObject({ 'containers.health': 'skip', 'containers.fresh-credentials': 'skip' });
+    expect(s.rootCause).toBe('containers.running');
+  });
+
+  it('"No such object" from docker inspect is a missing container (a verdict)', async () => {
+    ssm.on(GetCommandInvocationCommand, { InstanceId: 'i-0001' }).resolves({ Status: 'Failed', StandardOutputContent: '[]', StandardErrorContent: 'Error: No such object: linkbox-backend' });
+    expect(check(await status(), 'containers.running').status).toBe('fail');
+  });
+
+  it('a container started before the password changed fails containers.fresh-credentials', async () => {
+    ssm.on(GetCommandInvocationCommand, { InstanceId: 'i-0001' }).resolves({
+      Status: 'Success',
+      StandardOutputContent: dockerInspect('running', new Date(PASSWORD_CHANGED.getTime() - 60_000)),
+    });
+    const s = await status();
+    const c = check(s, 'containers.fresh-credentials');
+    expect(c.status).toBe('fail');
+    expect(c.summary).toContain('i-0001 started before the password changed');
+    expect(c.fix?.commands?.[0]).toContain('--instance-ids i-0001 ');
+    expect(s.rootCause).toBe('containers.fresh-credentials');
+  });
+
+  it('a backend answering 503 fails containers.health, and its body is shown with any password masked', async () => {
+    setTestConfig({ dbPort: pg.port, healthUrls: { 'i-0001': healthy.url, 'i-0002': sick.url } });
+    const s = await status();
+    const c = check(s, 'containers.health');
+    expect(c.status).toBe('fail');
+    expect(c.summary).toContain('i-0002 answered 503');
+    expect(JSON.stringify(c)).not.toContain('leaked-password');
+  });
+});
+
+describe('who may look', () => {
+  it('refuses a caller who is not signed in', async () => {
+    await expect(getEnvironmentStatus(null, 'production')).rejects.toBeInstanceOf(AuthorizationError);
+  });
+
+  it('names an unknown environment', async () => {
+    await expect(getEnvironmentStatus(VIEWER, 'staging')).rejects.toBeInstanceOf(UnknownEnvironmentError);
+  });
+});

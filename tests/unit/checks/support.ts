@@ -1,0 +1,266 @@
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
+import { DescribeInstancesCommand, DescribeSecurityGroupsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import {
+  DescribeParametersCommand,
+  GetCommandInvocationCommand,
+  GetParameterCommand,
+  GetParametersCommand,
+  SendCommandCommand,
+  SSMClient,
+} from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import { invalidateCache } from '@/lib/aws/cache';
+import type { Caller } from '@/lib/auth/caller';
+import { setConfigForTests } from '@/lib/config/load';
+
+// A healthy LinkBox as AWS would describe it, answered by aws-sdk-client-mock, plus small real
+// servers on 127.0.0.1 (a PostgreSQL that speaks just enough protocol, backends' /health) so the
+// checks run end to end. Each test then breaks the one answer the lab cannot produce on demand.
+
+export const PASSWORD = 'Unit-Only-Password-7f3a9c';
+export const VIEWER: Caller = { id: 'viewer@linkbox.lab', role: 'viewer', via: 'session' };
+export const DB_ENDPOINT = 'linkbox-db.abc123.us-east-1.rds.amazonaws.com';
+
+export const ssm = mockClient(SSMClient);
+export const rds = mockClient(RDSClient);
+export const ec2 = mockClient(EC2Client);
+
+export const PASSWORD_CHANGED = new Date(Date.now() - 10 * 86_400_000);
+export const CONTAINER_STARTED = new Date(Date.now() - 5 * 86_400_000);
+
+export function healthyAws() {
+  ssm.reset();
+  rds.reset();
+  ec2.reset();
+  invalidateCache();
+  const param = (key: string, type: 'String' | 'SecureString', value: string) => ({
+    Name: `/linkbox/${key}`,
+    Type: type,
+    Value: value,
+    Version: 3,
+    LastModifiedDate: PASSWORD_CHANGED,
+    DataType: 'text',
+  });
+  ssm.on(GetParametersCommand).resolves({
+    Parameters: [
+      param('db-endpoint', 'String', DB_ENDPOINT),
+      param('db-username', 'String', 'linkbox'),
+      param('db-password', 'SecureString', 'AQICAHciphertext=='),
+      param('db-name', 'String', 'linkbox'),
+    ],
+    InvalidParameters: [],
+  });
+  ssm.on(DescribeParametersCommand).resolves({
+    Parameters: ['db-endpoint', 'db-username', 'db-password', 'db-name'].map((k) => ({
+      Name: `/linkbox/${k}`,
+      LastModifiedUser: 'arn:aws:iam::123456789012:user/ops',
+    })),
+  });
+  ssm.on(GetParameterCommand).resolves({ Parameter: { Name: '/linkbox/db-password', Type: 'SecureString', Value: PASSWORD, Version: 3 } });
+  rds.on(DescribeDBInstancesCommand).resolves({
+    DBInstances: [
+      {
+        DBInstanceIdentifier: 'linkbox-db',
+        DBInstanceStatus: 'available',
+        Engine: 'postgres',
+        EngineVersion: '15.4',
+        Endpoint: { Address: DB_ENDPOINT, Port: 5432 },
+        MasterUsername: 'linkbox',
+        PubliclyAccessible: false,
+        PendingModifiedValues: {},
+        VpcSecurityGroups: [{ VpcSecurityGroupId: 'sg-db', Status: 'active' }],
+        DBName: 'linkbox',
+      },
+    ],
+  });
+  ec2.on(DescribeSecurityGroupsCommand).resolves({
+    SecurityGroups: [
+      {
+        GroupId: 'sg-db',
+        GroupName: 'linkbox-db-sg',
+        VpcId: 'vpc-1',
+        Tags: [{ Key: 'Name', Value: 'linkbox-db-sg' }],
+        IpPermissions: [{ IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, UserIdGroupPairs: [{ GroupId: 'sg-backend' }] }],
+      },
+      { GroupId: 'sg-backend', GroupName: 'linkbox-backend-sg', VpcId: 'vpc-1', Tags: [{ Key: 'Name', Value: 'linkbox-backend-sg' }], IpPermissions: [] },
+    ],
+  });
+  ec2.on(DescribeInstancesCommand).resolves({
+    Reservations: [
+      {
+        Instances: [
+          { InstanceId: 'i-0001', State: { Name: 'running' }, PrivateIpAddress: '10.0.1.10', Tags: [{ Key: 'Name', Value: 'linkbox-backend-1' }] },
+          { InstanceId: 'i-0002', State: { Name: 'running' }, PrivateIpAddress: '10.0.1.11', Tags: [{ Key: 'Name', Value: 'linkbox-backend-2' }] },
+        ],
+      },
+    ],
+  });
+  ssm.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
+  ssm.on(GetCommandInvocationCommand).resolves({ Status: 'Success', StandardOutputContent: dockerInspect('running', CONTAINER_STARTED), StandardErrorContent: '' });
+}
+
+export function dockerInspect(status: string, startedAt: Date | null, extra: Record<string, unknown> = {}): string {
+  return JSON.stringify([
+    {
+      Name: '/linkbox-backend',
+      RestartCount: 0,
+      State: { Status: status, Running: status === 'running', StartedAt: startedAt ? startedAt.toISOString() : '0001-01-01T00:00:00Z', FinishedAt: '0001-01-01T00:00:00Z', ExitCode: 0, Error: '', ...extra },
+      Config: { Image: 'linkbox-backend:latest' },
+    },
+  ]);
+}
+
+export function awsError(name: string, message = name) {
+  return Object.assign(new Error(message), { name, $fault: 'client', $metadata: { httpStatusCode: 400 } });
+}
+
+/** A PostgreSQL that offers no TLS, asks for a cleartext password and answers `SELECT version()`. */
+export async function startFakePostgres(password: string): Promise<{ port: number; close: () => Promise<void>; passwordsSeen: string[] }> {
+  const passwordsSeen: string[] = [];
+  const server = createServer((socket) => servePostgres(socket, password, passwordsSeen));
+  const port = await listen(server);
+  return { port, passwordsSeen, close: () => closeServer(server) };
+}
+
+/** Accepts connections and never says a word, as the lab's DB network does for a blocked source. */
+export async function startSilentServer(): Promise<{ port: number; close: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => {});
+  });
+  const port = await listen(server);
+  return {
+    port,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return closeServer(server);
+    },
+  };
+}
+
+export async function startHealthServer(status: number): Promise<{ url: string; close: () => Promise<void> }> {
+  const server: HttpServer = createHttpServer((_req, res) => {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(status === 200 ? { status: 'ok' } : { status: 'error', detail: 'could not open postgresql://linkbox:leaked-password@db:5432/linkbox' }));
+  });
+  const port = await listen(server);
+  return { url: `http://127.0.0.1:${port}/health`, close: () => closeServer(server) };
+}
+
+/** A closed port: bound then released, so connecting is refused. */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  const port = await listen(server);
+  await closeServer(server);
+  return port;
+}
+
+/** dbPort null: no reachVia, so the TCP probe and login go to the RDS endpoint. */
+export function setTestConfig(opts: { dbPort: number | null; healthUrls: Record<string, string>; checkTimeoutMs?: number; cacheTtlSeconds?: number; local?: { envFile?: string; defaultDatabaseUrl?: string; backendUrl?: string } }) {
+  return setConfigForTests({
+    mode: 'lab',
+    cacheTtlSeconds: opts.cacheTtlSeconds ?? 15,
+    checkTimeoutMs: opts.checkTimeoutMs ?? 1500,
+    environments: [
+      {
+        name: 'production',
+        kind: 'aws',
+        region: 'us-east-1',
+        credentials: { source: 'lab' },
+        endpoint: 'http://127.0.0.1:1',
+        parameterPrefix: '/linkbox',
+        rdsInstanceId: 'linkbox-db',
+        dbSecurityGroup: { tags: { Name: 'linkbox-db-sg' } },
+        backendSecurityGroup: { tags: { Name: 'linkbox-backend-sg' } },
+        backendInstances: { tags: { Role: 'linkbox-backend' } },
+        dbPort: 5432,
+        health: { port: 80, path: '/health', urls: opts.healthUrls },
+        ...(opts.dbPort === null ? {} : { reachVia: { host: '127.0.0.1', port: opts.dbPort } }),
+      },
+      { name: 'local', kind: 'local', ...(opts.local ?? {}) },
+    ],
+  });
+}
+
+function listen(server: Server | HttpServer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+function closeServer(server: Server | HttpServer): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+function servePostgres(socket: Socket, password: string, seen: string[]) {
+  let buf = Buffer.alloc(0);
+  let stage: 'startup' | 'password' | 'ready' = 'startup';
+  socket.on('error', () => {});
+  const send = (type: string, body: Buffer) => {
+    const head = Buffer.alloc(5);
+    head.write(type, 0, 'latin1');
+    head.writeInt32BE(body.length + 4, 1);
+    socket.write(Buffer.concat([head, body]));
+  };
+  const int32 = (n: number) => {
+    const b = Buffer.alloc(4);
+    b.writeInt32BE(n);
+    return b;
+  };
+  const int16 = (n: number) => {
+    const b = Buffer.alloc(2);
+    b.writeInt16BE(n);
+    return b;
+  };
+  const cstr = (s: string) => Buffer.from(`${s}\0`, 'utf8');
+  const fatal = (code: string, message: string) => {
+    send('E', Buffer.concat([cstr('SFATAL'), cstr('VFATAL'), cstr(`C${code}`), cstr(`M${message}`), Buffer.from([0])]));
+    socket.end();
+  };
+  socket.on('data', (chunk: Buffer) => {
+    buf = Buffer.concat([buf, chunk]);
+    for (;;) {
+      if (stage === 'startup') {
+        if (buf.length < 8) return;
+        const len = buf.readInt32BE(0);
+        if (buf.length < len) return;
+        const code = buf.readInt32BE(4);
+        buf = buf.subarray(len);
+        if (code === 80877103) {
+          socket.write('N');
+          continue;
+        }
+        stage = 'password';
+        send('R', int32(3));
+        continue;
+      }
+      if (buf.length < 5) return;
+      const type = String.fromCharCode(buf[0]!);
+      const len = buf.readInt32BE(1);
+      if (buf.length < len + 1) return;
+      const body = buf.subarray(5, len + 1);
+      buf = buf.subarray(len + 1);
+      if (stage === 'password' && type === 'p') {
+        const given = body.toString('utf8').replace(/\0$/, '');
+        seen.push(given);
+        if (given !== password) return fatal('28P01', 'password authentication failed for user "linkbox"');
+        stage = 'ready';
+        send('R', int32(0));
+        send('Z', Buffer.from('I'));
+      } else if (stage === 'ready' && type === 'Q') {
+        send('T', Buffer.concat([int16(1), cstr('version'), int32(0), int16(0), int32(25), int16(-1), int32(-1), int16(0)]));
+        const v = Buffer.from('PostgreSQL 15.4 (fake) on x86_64', 'utf8');
+        send('D', Buffer.concat([int16(1), int32(v.length), v]));
+        send('C', cstr('SELECT 1'));
+        send('Z', Buffer.from('I'));
+      } else if (type === 'X') {
+        socket.end();
+        return;
+      }
+    }
+  });
+}
