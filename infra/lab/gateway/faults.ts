@@ -1,0 +1,113 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { AwsCall, FaultRule, FaultStore, LabErrorCode } from '../contract';
+import { KNOWN_SERVICES } from './replies';
+
+// The lab's fault switches. Rules arrive as JSON on /_lab/faults and are checked strictly, so a
+// typo in a test or a demo is a 400 with the reason, never a rule that silently matches nothing.
+
+const ERROR_CODES = ['ThrottlingException', 'RequestLimitExceeded', 'AccessDeniedException', 'InternalError'] as const satisfies readonly LabErrorCode[];
+
+const service = z.enum(KNOWN_SERVICES, { error: `service must be one of ${KNOWN_SERVICES.join(', ')}` });
+const action = z.string().regex(/^[A-Z][A-Za-z0-9]*$/, 'action must be an API action name such as "GetParameters"');
+const id = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'id must be 1-64 letters, digits, ".", "_" or "-"');
+
+const ruleInput = z.discriminatedUnion(
+  'kind',
+  [
+    z.strictObject({ id: id.optional(), kind: z.literal('latency'), service: service.optional(), action: action.optional(), ms: z.number().int().min(0).max(60_000) }),
+    z.strictObject({
+      id: id.optional(),
+      kind: z.literal('error'),
+      service,
+      action: action.optional(),
+      error: z.enum(ERROR_CODES, { error: `error must be one of ${ERROR_CODES.join(', ')}` }),
+      probability: z.number({ error: 'probability must be a number from 0 to 1' }).min(0, 'probability must be from 0 to 1').max(1, 'probability must be from 0 to 1'),
+    }),
+    z.strictObject({ id: id.optional(), kind: z.literal('kms-denied') }),
+    z.strictObject({ id: id.optional(), kind: z.literal('container'), instanceId: z.string().min(1), mode: z.enum(['crashed', 'unhealthy'], { error: 'mode must be "crashed" or "unhealthy"' }) }),
+  ],
+  { error: 'kind must be one of latency, error, kms-denied, container' },
+);
+
+export class FaultRuleError extends Error {}
+
+/** Validates a rule from the control API; `knownInstanceIds` decides which container targets exist. */
+export function parseFaultRule(raw: unknown, knownInstanceIds: () => string[]): FaultRule {
+  const parsed = ruleInput.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const where = issue.path.length ? `${issue.path.join('.')}: ` : '';
+    throw new FaultRuleError(`${where}${issue.message}`);
+  }
+  const rule = parsed.data;
+  if (rule.kind === 'container' && !knownInstanceIds().includes(rule.instanceId)) {
+    throw new FaultRuleError(`instanceId: no lab instance "${rule.instanceId}" (known: ${knownInstanceIds().join(', ') || 'none'})`);
+  }
+  return { ...rule, id: rule.id ?? randomUUID().slice(0, 8) } as FaultRule;
+}
+
+export interface LabFaultStore extends FaultStore {
+  add(rule: FaultRule): FaultRule;
+  remove(id: string): boolean;
+  clear(): void;
+  /** Total added latency for a call, in ms. */
+  latencyFor(call: AwsCall): number;
+  /** The error to answer with, after rolling each matching rule's probability; undefined lets the call through. */
+  errorFor(call: AwsCall, random?: () => number): LabErrorCode | undefined;
+  kmsDenied(): boolean;
+}
+
+export function createFaultStore(): LabFaultStore {
+  let rules: FaultRule[] = [];
+  const listeners: Array<() => void> = [];
+  const changed = () => {
+    for (const listener of listeners) {
+      try {
+        listener();
+      } catch {
+        // a host reacting to a fault must not break the control API
+      }
+    }
+  };
+  const matches = (rule: { service?: string; action?: string }, call: AwsCall) =>
+    (!rule.service || rule.service === call.service) && (!rule.action || rule.action === call.action);
+
+  return {
+    list: () => rules.map((r) => ({ ...r })),
+    containerFault(instanceId) {
+      let mode: 'crashed' | 'unhealthy' | undefined;
+      for (const r of rules) if (r.kind === 'container' && r.instanceId === instanceId) mode = r.mode;
+      return mode;
+    },
+    onChange: (listener) => void listeners.push(listener),
+    add(rule) {
+      rules = [...rules.filter((r) => r.id !== rule.id), rule];
+      changed();
+      return { ...rule };
+    },
+    remove(ruleId) {
+      const before = rules.length;
+      rules = rules.filter((r) => r.id !== ruleId);
+      if (rules.length === before) return false;
+      changed();
+      return true;
+    },
+    clear() {
+      rules = [];
+      changed();
+    },
+    latencyFor(call) {
+      let ms = 0;
+      for (const r of rules) if (r.kind === 'latency' && matches(r, call)) ms += r.ms;
+      return ms;
+    },
+    errorFor(call, random = Math.random) {
+      for (const r of rules) {
+        if (r.kind === 'error' && matches(r, call) && random() < r.probability) return r.error;
+      }
+      return undefined;
+    },
+    kmsDenied: () => rules.some((r) => r.kind === 'kms-denied'),
+  };
+}

@@ -1,0 +1,160 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AwsCall, AwsReply } from '../contract';
+import { PortInUseError, sleep } from '../ports';
+import { handleControl, type ControlDeps } from './control';
+import { createKmsDeniedCheck } from './kms-denied';
+import { parseAwsCall } from './parse';
+import { errorReply, labError } from './replies';
+
+// The one AWS endpoint of the lab. Every call is counted, then faults apply, then the lab's own
+// behaviour (RDS physics, Run Command, ...) may answer it; everything else goes to moto untouched,
+// byte for byte, so the SigV4 signature the client computed still matches what moto receives.
+
+/**
+ * Answers a call itself, or returns undefined to pass it on. `forward` sends the untouched request
+ * to moto and gives back its buffered answer, for behaviour that wraps moto's (RDS physics).
+ */
+export type CallHandler = (call: AwsCall, forward: () => Promise<AwsReply>) => Promise<AwsReply | undefined>;
+
+export interface GatewayOptions extends ControlDeps {
+  port: number;
+  /** Which setting chose the port, named when it is taken. */
+  portSetting: string;
+  motoUrl: string;
+  region: string;
+  log: (line: string) => void;
+}
+
+export interface Gateway {
+  url: string;
+  port: number;
+  /** Adds lab behaviour; handlers are asked in the order they were added. */
+  use(handler: CallHandler): void;
+  stop(): Promise<void>;
+}
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade']);
+const MAX_BODY = 16 * 1024 * 1024;
+
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const handlers: CallHandler[] = [];
+  const moto = new URL(options.motoUrl);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+  const kmsDenial = createKmsDeniedCheck(options.motoUrl);
+
+  const toMoto = (req: IncomingMessage) =>
+    http.request({ host: moto.hostname, port: moto.port, method: req.method, path: req.url, headers: req.headers, agent });
+
+  const forwardBuffered = (req: IncomingMessage, body: Buffer): Promise<AwsReply> =>
+    new Promise((resolve, reject) => {
+      const upstream = toMoto(req);
+      upstream.on('error', reject);
+      upstream.on('response', (answer) => {
+        const chunks: Buffer[] = [];
+        answer.on('data', (c: Buffer) => chunks.push(c));
+        answer.on('error', reject);
+        answer.on('end', () => {
+          const headers: Record<string, string> = {};
+          for (const [k, v] of Object.entries(answer.headers)) {
+            if (v === undefined || HOP_BY_HOP.has(k) || k === 'content-length') continue;
+            headers[k] = Array.isArray(v) ? v.join(', ') : v;
+          }
+          resolve({ status: answer.statusCode ?? 502, headers, body: Buffer.concat(chunks).toString('utf8') });
+        });
+      });
+      upstream.end(body);
+    });
+
+  const forwardStreaming = (req: IncomingMessage, res: ServerResponse, body: Buffer, service: string) => {
+    const upstream = toMoto(req);
+    upstream.on('error', (err) => {
+      options.log(`moto did not answer (${err.message})`);
+      if (!res.headersSent) send(res, errorReply(service, { ...labError(service, 'InternalError'), status: 502, message: 'the lab could not reach moto' }));
+      else res.destroy();
+    });
+    upstream.on('response', (answer) => {
+      const headers: Record<string, string | string[]> = {};
+      for (const [k, v] of Object.entries(answer.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
+      res.writeHead(answer.statusCode ?? 502, headers);
+      answer.pipe(res);
+    });
+    upstream.end(body);
+  };
+
+  const handleAws = async (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
+    const call = parseAwsCall({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body }, options.region);
+    if (!call) return forwardStreaming(req, res, body, 'unknown');
+
+    options.counters.count(call);
+
+    const latency = options.faults.latencyFor(call);
+    if (latency > 0) await sleep(latency);
+    const error = options.faults.errorFor(call);
+    if (error) return send(res, errorReply(call.service, labError(call.service, error)));
+    if (options.faults.kmsDenied()) {
+      const denial = await kmsDenial(call);
+      if (denial) return send(res, errorReply(call.service, denial));
+    }
+
+    for (const handler of handlers) {
+      const reply = await handler(call, () => forwardBuffered(req, body));
+      if (reply) return send(res, reply);
+    }
+    forwardStreaming(req, res, body, call.service);
+  };
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY) {
+        res.writeHead(413).end();
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const isControl = (req.url ?? '').startsWith('/_lab');
+      const work = isControl ? Promise.resolve(handleControl(req, res, body, options)) : handleAws(req, res, body);
+      work.catch((err: Error) => {
+        options.log(`gateway error on ${isControl ? req.url : 'an AWS call'}: ${err.message}`);
+        if (!res.headersSent) {
+          res.writeHead(500, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: 'lab gateway error' }));
+        } else res.destroy();
+      });
+    });
+  });
+  server.keepAliveTimeout = 5000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(err.code === 'EADDRINUSE' || err.code === 'EACCES' ? new PortInUseError(options.port, options.portSetting) : err),
+    );
+    server.listen(options.port, '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    use: (handler) => void handlers.push(handler),
+    stop: async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      agent.destroy();
+    },
+  };
+}
+
+function send(res: ServerResponse, reply: AwsReply): void {
+  const body = Buffer.from(reply.body, 'utf8');
+  res.writeHead(reply.status, { ...reply.headers, 'content-length': body.length });
+  res.end(body);
+}

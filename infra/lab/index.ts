@@ -1,0 +1,251 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { consoleConfigSchema } from '../../lib/config/schema';
+import type { Fleet, Lab, LabOptions, LabState } from './contract';
+import { createRequestCounters } from './gateway/counters';
+import { createFaultStore } from './gateway/faults';
+import { startGateway, type Gateway } from './gateway/server';
+import { createFleet, createIamSimulator } from './hosts/index';
+import { startMoto, type Moto } from './moto';
+import { startDbNetwork, TUNNEL, type DbNetwork } from './network/db-network';
+import { assertPortFree } from './ports';
+import { startPostgres, type LabPostgres } from './postgres';
+import { createRdsPhysics, type RdsPhysics } from './rds-physics';
+import { BACKEND_NAME, BACKEND_SG_NAME, DB_SG_NAME, PARAMETER_PREFIX, seedLinkBox } from './seed';
+
+// The lab: LinkBox's AWS on one machine. A Node program (tsx), never part of the Next bundle, which
+// is why its modules do not import 'server-only' (that marker throws outside React's server build).
+
+export type { Lab, LabOptions, LabState } from './contract';
+export { MotoNotInstalledError } from './moto';
+export { PortInUseError } from './ports';
+
+export const DEFAULT_LAB_OPTIONS: LabOptions = {
+  gatewayPort: 4566,
+  localBackendPort: 8000,
+  dataDir: '.lab',
+  region: 'us-east-1',
+  resetSeconds: 4,
+  syncIntervalMs: 1000,
+  log: (line) => console.log(line),
+};
+
+/** The seed's docker-compose default, as backend/app/core/config.py has it. */
+const LOCAL_DEFAULT_DATABASE_URL = 'postgresql://linkbox_user:linkbox_password@localhost:5432/linkbox_dev';
+/** Files and folders of a previous run that start-up wipes (never the whole data dir: tests keep theirs in it). */
+const RUN_FILES = ['postgres', 'local', 'console.config.json', 'moto.log', 'postgres.log'];
+
+export async function startLab(overrides: Partial<LabOptions> = {}): Promise<Lab> {
+  const options: LabOptions = { ...DEFAULT_LAB_OPTIONS, ...overrides };
+  const dataDir = resolve(options.dataDir);
+  const log = options.log;
+  const started = Date.now();
+
+  // Ports first: a taken port should fail before anything is spawned.
+  await assertPortFree(options.gatewayPort, 'LAB_GATEWAY_PORT');
+  await assertPortFree(options.localBackendPort, 'LAB_LOCAL_BACKEND_PORT');
+
+  await mkdir(dataDir, { recursive: true });
+  const release = await claimDataDir(dataDir);
+  for (const name of RUN_FILES) await rm(join(dataDir, name), { recursive: true, force: true });
+
+  const stack: Array<{ what: string; stop: () => Promise<void> | void }> = [{ what: 'data dir claim', stop: release }];
+  const stopAll = async () => {
+    while (stack.length > 0) {
+      const { what, stop } = stack.pop()!;
+      try {
+        await stop();
+      } catch (err) {
+        log(`stopping ${what} failed: ${(err as Error).message}`);
+      }
+    }
+  };
+  // A process that ends without stop() (an uncaught error, process.exit) still kills what it spawned.
+  const pids: number[] = [];
+  const onExit = () => {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
+  };
+  process.on('exit', onExit);
+  stack.push({ what: 'exit hook', stop: () => void process.removeListener('exit', onExit) });
+
+  try {
+    const moto: Moto = await startMoto({ dataDir, log });
+    pids.push(moto.pid);
+    stack.push({ what: 'moto', stop: () => moto.stop() });
+    log(`moto on ${moto.url}`);
+
+    const postgres: LabPostgres = await startPostgres({ dataDir, log });
+    stack.push({ what: 'PostgreSQL', stop: () => postgres.stop() });
+    log(`PostgreSQL on 127.0.0.1:${postgres.port}`);
+
+    const faults = createFaultStore();
+    const counters = createRequestCounters();
+    // Filled in once the hosts exist and the lab is ready; the control API reads them live.
+    const late: { fleet?: Fleet; state?: () => LabState } = {};
+    const gateway: Gateway = await startGateway({
+      port: options.gatewayPort,
+      portSetting: 'LAB_GATEWAY_PORT',
+      motoUrl: moto.url,
+      region: options.region,
+      faults,
+      counters,
+      state: () => late.state?.(),
+      instanceIds: () => late.fleet?.hosts().map((h) => h.id) ?? [],
+      log,
+    });
+    stack.push({ what: 'gateway', stop: () => gateway.stop() });
+
+    const world = await seedLinkBox({ endpoint: gateway.url, region: options.region, masterPassword: postgres.initialMasterPassword });
+    log(`seeded linkbox-db, ${world.instances.length} backend instances and ${PARAMETER_PREFIX}/*`);
+
+    const network: DbNetwork = await startDbNetwork({
+      motoUrl: moto.url,
+      region: options.region,
+      rdsInstanceId: world.rds.instanceId,
+      upstream: { host: postgres.host, port: postgres.port },
+      instanceIds: world.instances.map((i) => i.id),
+      syncIntervalMs: options.syncIntervalMs,
+      log,
+    });
+    stack.push({ what: 'DB network', stop: () => network.stop() });
+
+    const physics: RdsPhysics = createRdsPhysics({
+      rdsInstanceId: world.rds.instanceId,
+      masterUsername: world.rds.masterUsername,
+      resetSeconds: options.resetSeconds,
+      postgres,
+      network,
+      motoUrl: moto.url,
+      region: options.region,
+      log,
+    });
+    stack.push({ what: 'RDS physics', stop: () => physics.stop() });
+    gateway.use(physics.handler);
+
+    const envFile = join(dataDir, 'local', '.env');
+    await mkdir(join(dataDir, 'local'), { recursive: true });
+    await writeFile(envFile, `DATABASE_URL=${postgres.localDatabaseUrl}\n`, { mode: 0o600 });
+
+    const activeFleet = createFleet({
+      awsEndpoint: gateway.url,
+      region: options.region,
+      parameterPrefix: PARAMETER_PREFIX,
+      instances: world.instances,
+      dbRoute: (sourceId) => network.route(sourceId),
+      rdsEndpointAddress: world.rds.endpointAddress,
+      faults,
+      local: { port: options.localBackendPort, envFile, defaultDatabaseUrl: LOCAL_DEFAULT_DATABASE_URL },
+      dataDir,
+      log,
+      motoEndpoint: moto.url,
+    });
+    late.fleet = activeFleet;
+    gateway.use((call) => activeFleet.interceptor(call));
+    const iamSimulator = createIamSimulator({ motoEndpoint: moto.url });
+    gateway.use((call) => iamSimulator(call));
+    // The interceptor is in place before the hosts start: their first act is reading SSM.
+    await activeFleet.start();
+    stack.push({ what: 'backend hosts', stop: () => activeFleet.stop() });
+
+    const tunnel = network.route(TUNNEL);
+    const configPath = join(dataDir, 'console.config.json');
+    const snapshot = (): LabState => ({
+      awsEndpoint: gateway.url,
+      region: options.region,
+      db: tunnel,
+      rds: world.rds,
+      parameterPrefix: PARAMETER_PREFIX,
+      instances: activeFleet.hosts(),
+      local: { databaseUrl: postgres.localDatabaseUrl, backendUrl: activeFleet.localBackendUrl(), envFile },
+      configPath,
+    });
+    await writeConsoleConfig(configPath, snapshot());
+    // The seed's own calls are not anyone's traffic: counting starts with the lab ready.
+    counters.reset();
+    late.state = snapshot;
+    log(`lab ready in ${((Date.now() - started) / 1000).toFixed(1)} s: AWS endpoint ${gateway.url}`);
+
+    let stopping: Promise<void> | undefined;
+    const lab: Lab = {
+      ...snapshot(),
+      get instances() {
+        return activeFleet.hosts();
+      },
+      stop: () => (stopping ??= stopAll().then(() => log('lab stopped'))),
+    };
+    return lab;
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+async function writeConsoleConfig(path: string, state: LabState): Promise<void> {
+  const config = {
+    mode: 'lab',
+    environments: [
+      {
+        name: 'production',
+        kind: 'aws',
+        region: state.region,
+        credentials: { source: 'lab' },
+        endpoint: state.awsEndpoint,
+        parameterPrefix: state.parameterPrefix,
+        rdsInstanceId: state.rds.instanceId,
+        dbSecurityGroup: { tags: { Name: DB_SG_NAME } },
+        backendSecurityGroup: { tags: { Name: BACKEND_SG_NAME } },
+        backendInstances: { tags: { Name: BACKEND_NAME } },
+        dbPort: state.rds.port,
+        health: { port: 80, path: '/health', urls: Object.fromEntries(state.instances.filter((i) => i.healthUrl).map((i) => [i.id, i.healthUrl])) },
+        reachVia: state.db,
+      },
+      { name: 'local', kind: 'local', envFile: state.local.envFile, backendUrl: state.local.backendUrl },
+    ],
+    roles: { viewer: ['viewer@linkbox.lab'], operator: ['operator@linkbox.lab'], admin: ['admin@linkbox.lab'] },
+  };
+  const checked = consoleConfigSchema.safeParse(config);
+  if (!checked.success) {
+    throw new Error(`the lab built a console config that does not validate: ${checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  await writeFile(path, `${JSON.stringify(config, null, 2)}\n`);
+}
+
+/**
+ * One lab per data dir: a second one would wipe the first one's PostgreSQL. A claim left by a lab
+ * that died is taken over.
+ */
+async function claimDataDir(dataDir: string): Promise<() => Promise<void>> {
+  const claimFile = join(dataDir, 'lab.pid');
+  if (existsSync(claimFile)) {
+    const pid = Number.parseInt(readFileSync(claimFile, 'utf8'), 10);
+    if (Number.isInteger(pid) && pid !== process.pid && alive(pid)) {
+      throw new Error(`another lab (pid ${pid}) is running with the data dir ${dataDir}; stop it or set LAB_DATA_DIR`);
+    }
+  }
+  const token = randomBytes(4).toString('hex');
+  await writeFile(claimFile, `${process.pid}\n${token}\n`);
+  return async () => {
+    try {
+      if (readFileSync(claimFile, 'utf8').includes(token)) await rm(claimFile, { force: true });
+    } catch {
+      // already gone
+    }
+  };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,165 @@
+import { AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, CreateSubnetCommand, CreateVpcCommand, DescribeImagesCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { AddRoleToInstanceProfileCommand, CreateInstanceProfileCommand, CreateRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import { CreateDBInstanceCommand, CreateDBSubnetGroupCommand, RDSClient } from '@aws-sdk/client-rds';
+import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { MASTER_DATABASE, MASTER_USERNAME } from './postgres';
+
+// The LinkBox world as CloudFormation would build it (infrastructure/02-database.yml and
+// 03-backend.yml), created through the AWS APIs so moto holds exactly what the console will read.
+
+export const PARAMETER_PREFIX = '/linkbox';
+export const RDS_INSTANCE_ID = 'linkbox-db';
+export const DB_PORT = 5432;
+export const BACKEND_SG_NAME = 'linkbox-backend-sg';
+export const DB_SG_NAME = 'linkbox-db-sg';
+export const BACKEND_NAME = 'linkbox-backend';
+export const BACKEND_ROLE = 'linkbox-backend-role';
+export const BACKEND_PROFILE = 'linkbox-backend-profile';
+/** The seed's own caller, so its calls are easy to tell apart (they are zeroed after seeding anyway). */
+export const SEED_CREDENTIALS = { accessKeyId: 'LABSEED', secretAccessKey: 'lab-not-a-secret' };
+
+export interface SeededWorld {
+  accountId: string;
+  vpcId: string;
+  subnetIds: string[];
+  backendSecurityGroupId: string;
+  dbSecurityGroupId: string;
+  instances: Array<{ id: string; name: string; privateIp: string }>;
+  rds: { instanceId: string; endpointAddress: string; port: number; masterUsername: string; dbName: string };
+}
+
+export async function seedLinkBox(options: { endpoint: string; region: string; masterPassword: string }): Promise<SeededWorld> {
+  const common = { region: options.region, endpoint: options.endpoint, credentials: SEED_CREDENTIALS, maxAttempts: 5 };
+  const ec2 = new EC2Client(common);
+  const rds = new RDSClient(common);
+  const iam = new IAMClient(common);
+  const ssm = new SSMClient(common);
+  const sts = new STSClient(common);
+  try {
+    const nameTag = (resource: 'vpc' | 'subnet' | 'security-group' | 'instance', name: string) => [
+      { ResourceType: resource, Tags: [{ Key: 'Name', Value: name }, { Key: 'Project', Value: 'linkbox' }] },
+    ];
+    const { Account: accountId } = await sts.send(new GetCallerIdentityCommand({}));
+
+    const { Vpc } = await ec2.send(new CreateVpcCommand({ CidrBlock: '10.0.0.0/16', TagSpecifications: nameTag('vpc', 'linkbox-vpc') }));
+    const vpcId = Vpc!.VpcId!;
+    const subnetIds: string[] = [];
+    for (const [i, zone] of ['a', 'b'].entries()) {
+      const { Subnet } = await ec2.send(
+        new CreateSubnetCommand({
+          VpcId: vpcId,
+          CidrBlock: `10.0.${i + 1}.0/24`,
+          AvailabilityZone: `${options.region}${zone}`,
+          TagSpecifications: nameTag('subnet', `linkbox-private-${zone}`),
+        }),
+      );
+      subnetIds.push(Subnet!.SubnetId!);
+    }
+    await rds.send(
+      new CreateDBSubnetGroupCommand({ DBSubnetGroupName: 'linkbox-db-subnets', DBSubnetGroupDescription: 'LinkBox private subnets', SubnetIds: subnetIds }),
+    );
+
+    const backendSg = await ec2.send(
+      new CreateSecurityGroupCommand({ GroupName: BACKEND_SG_NAME, Description: 'LinkBox backend instances', VpcId: vpcId, TagSpecifications: nameTag('security-group', BACKEND_SG_NAME) }),
+    );
+    const dbSg = await ec2.send(
+      new CreateSecurityGroupCommand({ GroupName: DB_SG_NAME, Description: 'LinkBox RDS PostgreSQL', VpcId: vpcId, TagSpecifications: nameTag('security-group', DB_SG_NAME) }),
+    );
+    await ec2.send(
+      new AuthorizeSecurityGroupIngressCommand({
+        GroupId: dbSg.GroupId,
+        IpPermissions: [
+          { IpProtocol: 'tcp', FromPort: DB_PORT, ToPort: DB_PORT, UserIdGroupPairs: [{ GroupId: backendSg.GroupId, Description: 'PostgreSQL from the backend' }] },
+        ],
+      }),
+    );
+
+    await iam.send(
+      new CreateRoleCommand({
+        RoleName: BACKEND_ROLE,
+        AssumeRolePolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+        }),
+      }),
+    );
+    await iam.send(
+      new PutRolePolicyCommand({
+        RoleName: BACKEND_ROLE,
+        PolicyName: 'linkbox-ssm-parameters',
+        PolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            { Effect: 'Allow', Action: ['ssm:GetParameter', 'ssm:GetParameters'], Resource: `arn:aws:ssm:${options.region}:${accountId}:parameter${PARAMETER_PREFIX}/*` },
+            { Effect: 'Allow', Action: ['kms:Decrypt'], Resource: '*' },
+          ],
+        }),
+      }),
+    );
+    await iam.send(new CreateInstanceProfileCommand({ InstanceProfileName: BACKEND_PROFILE }));
+    await iam.send(new AddRoleToInstanceProfileCommand({ InstanceProfileName: BACKEND_PROFILE, RoleName: BACKEND_ROLE }));
+
+    const created = await rds.send(
+      new CreateDBInstanceCommand({
+        DBInstanceIdentifier: RDS_INSTANCE_ID,
+        Engine: 'postgres',
+        EngineVersion: '17.2',
+        DBInstanceClass: 'db.t3.micro',
+        AllocatedStorage: 20,
+        MasterUsername: MASTER_USERNAME,
+        MasterUserPassword: options.masterPassword,
+        DBName: MASTER_DATABASE,
+        Port: DB_PORT,
+        PubliclyAccessible: false,
+        VpcSecurityGroupIds: [dbSg.GroupId!],
+        DBSubnetGroupName: 'linkbox-db-subnets',
+        Tags: [{ Key: 'Name', Value: RDS_INSTANCE_ID }, { Key: 'Project', Value: 'linkbox' }],
+      }),
+    );
+    const endpointAddress = created.DBInstance?.Endpoint?.Address;
+    if (!endpointAddress) throw new Error('moto created linkbox-db without an endpoint address');
+
+    const { Images } = await ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }));
+    const imageId = Images?.find((i) => i.ImageId)?.ImageId ?? 'ami-12c6146b';
+    const instances: SeededWorld['instances'] = [];
+    for (const subnetId of subnetIds) {
+      const run = await ec2.send(
+        new RunInstancesCommand({
+          ImageId: imageId,
+          InstanceType: 't3.micro',
+          MinCount: 1,
+          MaxCount: 1,
+          SubnetId: subnetId,
+          SecurityGroupIds: [backendSg.GroupId!],
+          IamInstanceProfile: { Name: BACKEND_PROFILE },
+          TagSpecifications: nameTag('instance', BACKEND_NAME),
+        }),
+      );
+      const instance = run.Instances![0]!;
+      instances.push({ id: instance.InstanceId!, name: BACKEND_NAME, privateIp: instance.PrivateIpAddress! });
+    }
+
+    const parameters: Array<[string, string, 'String' | 'SecureString']> = [
+      ['db-endpoint', endpointAddress, 'String'],
+      ['db-username', MASTER_USERNAME, 'String'],
+      ['db-password', options.masterPassword, 'SecureString'],
+      ['db-name', MASTER_DATABASE, 'String'],
+    ];
+    for (const [name, value, type] of parameters) {
+      await ssm.send(new PutParameterCommand({ Name: `${PARAMETER_PREFIX}/${name}`, Value: value, Type: type, Description: `LinkBox ${name}` }));
+    }
+
+    return {
+      accountId: accountId!,
+      vpcId,
+      subnetIds,
+      backendSecurityGroupId: backendSg.GroupId!,
+      dbSecurityGroupId: dbSg.GroupId!,
+      instances,
+      rds: { instanceId: RDS_INSTANCE_ID, endpointAddress, port: DB_PORT, masterUsername: MASTER_USERNAME, dbName: MASTER_DATABASE },
+    };
+  } finally {
+    for (const client of [ec2, rds, iam, ssm, sts]) client.destroy();
+  }
+}

@@ -1,0 +1,96 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { afterAll } from 'vitest';
+import { startLab } from '@/infra/lab/index';
+import type { Lab, LabOptions } from '@/infra/lab/contract';
+
+// The shared way for integration tests to get a lab: every port picked by the kernel and a data
+// dir of its own, so test files (and people) running at the same time never collide. The lab is
+// stopped and its data dir removed after the file's tests.
+
+export interface TestLab extends Lab {
+  /** Everything the lab logged, for assertions (e.g. that no secret was logged) and for failures. */
+  logLines: string[];
+}
+
+export async function startTestLab(overrides: Partial<LabOptions> = {}): Promise<TestLab> {
+  const dataDir = resolve('.lab', `test-${randomBytes(4).toString('hex')}`);
+  const logLines: string[] = [];
+  const verbose = !!process.env.LAB_LOG;
+  const started: { lab?: Lab } = {};
+  afterAll(async () => {
+    await started.lab?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  const lab = await startLab({
+    gatewayPort: 0,
+    localBackendPort: 0,
+    dataDir,
+    resetSeconds: 2,
+    syncIntervalMs: 500,
+    log: (line) => {
+      logLines.push(line);
+      if (verbose) console.log(`[lab] ${line}`);
+    },
+    ...overrides,
+  });
+  started.lab = lab;
+  return Object.assign(lab, { logLines });
+}
+
+/** A JSON call to the lab's control API, e.g. `labApi(lab, 'POST', '/_lab/faults', rule)`. */
+export async function labApi<T = unknown>(lab: Lab, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${lab.awsEndpoint}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** stdout parsed as JSON when it is JSON. */
+  json: unknown;
+}
+
+/** The AWS CLI v2 from Debian (by full path: an old v1 may be first on PATH) against the lab. */
+export function awsCli(lab: Lab, args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((done) => {
+    execFile(
+      '/usr/bin/aws',
+      ['--endpoint-url', lab.awsEndpoint, '--region', lab.region, '--output', 'json', ...args],
+      {
+        env: {
+          ...process.env,
+          AWS_PROFILE: undefined,
+          AWS_SESSION_TOKEN: undefined,
+          HOME: join(resolve('.lab'), 'aws-cli-home'),
+          AWS_ACCESS_KEY_ID: 'testing',
+          AWS_SECRET_ACCESS_KEY: 'testing',
+          AWS_PAGER: '',
+          AWS_CONFIG_FILE: '/dev/null',
+          AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+          ...extraEnv,
+        },
+        timeout: 60_000,
+        encoding: 'utf8',
+      },
+      (error, stdout, stderr) => {
+        let json: unknown;
+        try {
+          json = stdout.trim() ? JSON.parse(stdout) : undefined;
+        } catch {
+          json = undefined;
+        }
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        done({ code, stdout, stderr, json });
+      },
+    );
+  });
+}
