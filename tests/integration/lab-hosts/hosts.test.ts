@@ -7,7 +7,11 @@ import {
   SSMClient,
   type GetCommandInvocationCommandOutput,
 } from '@aws-sdk/client-ssm';
-import { beforeAll, describe, expect, test } from 'vitest';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { GetRoleCommand, IAMClient, SimulatePrincipalPolicyCommand } from '@aws-sdk/client-iam';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createIamSimulator } from '@/infra/lab/hosts/iam';
 import { awsCli, labApi, startTestLab, type TestLab } from '../support/lab';
 
 // The lab's backend instances seen from outside, the way the console and an operator see them:
@@ -301,5 +305,81 @@ describe('the network seen from the backend instances', () => {
       expect(start.code, start.stderr).toBe(0);
     }
     expect((await eventually(() => runOne([ncLine()]), (o) => o.Status === 'Success')).Status).toBe('Success');
+  });
+});
+
+describe('iam:SimulatePrincipalPolicy for the backend role', () => {
+  // The simulator is an interceptor the lab core chains into its gateway. Here it sits behind a
+  // small query-protocol endpoint of its own so the real IAM SDK parses its XML; it reads the
+  // role's policies through the lab's AWS endpoint, so a policy changed with the CLI counts.
+  let server: Server;
+  let iam: IAMClient;
+  let roleArn: string;
+  let accountId: string;
+
+  beforeAll(async () => {
+    const simulate = createIamSimulator({ motoEndpoint: lab.awsEndpoint });
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+      req.on('end', async () => {
+        const input = Object.fromEntries(new URLSearchParams(body));
+        const reply = await simulate({ service: 'iam', action: String(input.Action), region: 'us-east-1', protocol: 'query', input, accessKeyId: 'LABTEST' });
+        if (!reply) return void res.writeHead(501).end();
+        res.writeHead(reply.status, reply.headers).end(reply.body);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const credentials = { accessKeyId: 'LABTEST', secretAccessKey: 'lab-not-a-secret' };
+    iam = new IAMClient({ region: 'us-east-1', endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, credentials });
+    const lookup = new IAMClient({ region: 'us-east-1', endpoint: lab.awsEndpoint, credentials });
+    roleArn = (await lookup.send(new GetRoleCommand({ RoleName: 'linkbox-backend-role' }))).Role!.Arn!;
+    accountId = roleArn.split(':')[4]!;
+  });
+  afterAll(() => new Promise<void>((r) => (server ? server.close(() => r()) : r())));
+
+  const parameterArn = (name: string) => `arn:aws:ssm:${lab.region}:${accountId}:parameter${name}`;
+
+  test('allows ssm:GetParameter on /linkbox/db-password and denies it on /other/x', async () => {
+    const out = await iam.send(
+      new SimulatePrincipalPolicyCommand({
+        PolicySourceArn: roleArn,
+        ActionNames: ['ssm:GetParameter'],
+        ResourceArns: [parameterArn('/linkbox/db-password'), parameterArn('/other/x')],
+      }),
+    );
+    expect(out.EvaluationResults).toEqual([
+      expect.objectContaining({
+        EvalActionName: 'ssm:GetParameter',
+        EvalResourceName: parameterArn('/linkbox/db-password'),
+        EvalDecision: 'allowed',
+        MatchedStatements: [expect.objectContaining({ SourcePolicyId: 'linkbox-ssm-parameters', SourcePolicyType: 'role' })],
+      }),
+      expect.objectContaining({ EvalResourceName: parameterArn('/other/x'), EvalDecision: 'implicitDeny', MatchedStatements: [] }),
+    ]);
+  });
+
+  test('the instance profile stands for its role, and kms:Decrypt is allowed', async () => {
+    const profileArn = `arn:aws:iam::${accountId}:instance-profile/linkbox-backend-profile`;
+    const out = await iam.send(new SimulatePrincipalPolicyCommand({ PolicySourceArn: profileArn, ActionNames: ['kms:Decrypt'] }));
+    expect(out.EvaluationResults).toEqual([expect.objectContaining({ EvalActionName: 'kms:Decrypt', EvalResourceName: '*', EvalDecision: 'allowed' })]);
+  });
+
+  test('a Deny put on the role with the AWS CLI turns the answer into explicitDeny', async () => {
+    const deny = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Deny', Action: 'ssm:GetParameter', Resource: '*' }] });
+    const put = await awsCli(lab, ['iam', 'put-role-policy', '--role-name', 'linkbox-backend-role', '--policy-name', 'lab-test-deny', '--policy-document', deny]);
+    expect(put.code, put.stderr).toBe(0);
+    try {
+      const out = await iam.send(new SimulatePrincipalPolicyCommand({ PolicySourceArn: roleArn, ActionNames: ['ssm:GetParameter'], ResourceArns: [parameterArn('/linkbox/db-password')] }));
+      expect(out.EvaluationResults![0]).toMatchObject({ EvalDecision: 'explicitDeny', MatchedStatements: [{ SourcePolicyId: 'lab-test-deny', SourcePolicyType: 'role' }] });
+    } finally {
+      await awsCli(lab, ['iam', 'delete-role-policy', '--role-name', 'linkbox-backend-role', '--policy-name', 'lab-test-deny']);
+    }
+  });
+
+  test('an unknown role is NoSuchEntity', async () => {
+    await expect(
+      iam.send(new SimulatePrincipalPolicyCommand({ PolicySourceArn: `arn:aws:iam::${accountId}:role/no-such-role`, ActionNames: ['ssm:GetParameter'] })),
+    ).rejects.toMatchObject({ name: 'NoSuchEntityException' });
   });
 });
