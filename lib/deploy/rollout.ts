@@ -26,6 +26,12 @@ export interface RolloutTimings {
 }
 
 export const DEFAULT_ROLLOUT_TIMINGS: RolloutTimings = { commandTimeoutMs: 300_000, healthTimeoutMs: 120_000, pollIntervalMs: 1000 };
+let defaults: RolloutTimings = DEFAULT_ROLLOUT_TIMINGS;
+
+/** Shortens the bounded waits in tests that make a backend stay down on purpose. */
+export function setRolloutTimingsForTests(overrides: Partial<RolloutTimings> | null): void {
+  defaults = overrides ? { ...DEFAULT_ROLLOUT_TIMINGS, ...overrides } : DEFAULT_ROLLOUT_TIMINGS;
+}
 
 export class InvalidImageTagError extends Error {
   constructor() {
@@ -99,7 +105,7 @@ export type RolloutResult = { ok: true; instances: InstanceRestartView[] } | { o
  * instance's progress so any console replica can show it.
  */
 export async function runRollout(env: AwsEnvironmentConfig, opts: RolloutOptions): Promise<RolloutResult> {
-  const timings = { ...DEFAULT_ROLLOUT_TIMINGS, ...opts.timings };
+  const timings = { ...defaults, ...opts.timings };
   const commands = restartCommands(opts.imageTag);
   let instances: InstanceRestartView[] = [];
 

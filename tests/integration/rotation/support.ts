@@ -1,5 +1,8 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { GetParametersCommand, SSMClient } from '@aws-sdk/client-ssm';
 import pg from 'pg';
 import type { Caller } from '@/lib/auth/caller';
@@ -110,3 +113,111 @@ export async function waitForRotation(environment: string, done: (view: Rotation
 }
 
 export const finished = (v: RotationView) => v.state === 'completed' || v.state === 'failed' || v.state === 'rolled-back';
+
+// ---- console replicas as real processes ----
+
+export interface Replica {
+  proc: ChildProcess;
+  events: Array<Record<string, unknown>>;
+  output: string[];
+  /** Resolves with the exit code. */
+  exited: Promise<number | null>;
+  waitFor(event: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  kill(): Promise<void>;
+}
+
+const replicaScript = fileURLToPath(new URL('./replica.ts', import.meta.url));
+
+export function spawnReplica(world: RotationLab, mode: 'start' | 'resume', env: Record<string, string> = {}): Replica {
+  const store: Record<string, string> = process.env.AUDIT_DATABASE_URL ? { AUDIT_DATABASE_URL: process.env.AUDIT_DATABASE_URL } : { AUDIT_SQLITE_PATH: world.sqlitePath };
+  const proc = spawn(process.execPath, ['--conditions=react-server', '--import', 'tsx', replicaScript, mode], {
+    cwd: process.cwd(),
+    env: { NODE_ENV: 'test', PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', LINKBOX_CONFIG: world.configPath, ...store, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const events: Array<Record<string, unknown>> = [];
+  const output: string[] = [];
+  const waiters: Array<() => void> = [];
+  createInterface({ input: proc.stdout! }).on('line', (line) => {
+    output.push(line);
+    try {
+      events.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      return;
+    }
+    for (const w of waiters.splice(0)) w();
+  });
+  createInterface({ input: proc.stderr! }).on('line', (line) => output.push(line));
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => {
+    resolve(code);
+    for (const w of waiters.splice(0)) w();
+  }));
+  const replica: Replica = {
+    proc,
+    events,
+    output,
+    exited,
+    async waitFor(event, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const found = events.find((e) => e.event === event);
+        if (found) return found;
+        if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`replica exited before "${event}":\n${output.join('\n')}`);
+        if (Date.now() > deadline) throw new Error(`replica did not say "${event}" in time:\n${output.join('\n')}`);
+        await new Promise<void>((resolve) => {
+          waiters.push(resolve);
+          setTimeout(resolve, 500);
+        });
+      }
+    },
+    async kill() {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGKILL');
+        await exited;
+      }
+    },
+  };
+  return replica;
+}
+
+/**
+ * Checks, again and again until stopped, that a password stored in SSM (current or pending) logs in:
+ * the promise a rotation makes at every moment, crash or not.
+ */
+export function watchStoredPasswordsLogIn(lab: TestLab): { stop(): Promise<{ checks: number; failures: string[] }> } {
+  let running = true;
+  let checks = 0;
+  const failures: string[] = [];
+  const loop = (async () => {
+    while (running) {
+      try {
+        const { current, pending } = await storedPasswords(lab);
+        const candidates = [current, pending].filter((p): p is NonNullable<typeof p> => p !== null);
+        let ok = false;
+        for (const c of candidates) if (await logsIn(lab, c.value)) ok = true;
+        checks++;
+        if (!ok) failures.push(`${new Date().toISOString()}: neither db-password v${current?.version} nor pending v${pending?.version ?? '-'} logs in`);
+      } catch (err) {
+        failures.push(`${new Date().toISOString()}: could not check (${(err as Error).message})`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return { checks, failures };
+    },
+  };
+}
+
+export async function addFault(lab: TestLab, rule: Record<string, unknown>): Promise<string> {
+  const { status, body } = await labApi<{ id: string }>(lab, 'POST', '/_lab/faults', rule);
+  if (status !== 201) throw new Error(`the lab refused the fault ${JSON.stringify(rule)}: ${status} ${JSON.stringify(body)}`);
+  return body.id;
+}
+
+export async function clearFaults(lab: TestLab): Promise<void> {
+  await labApi(lab, 'POST', '/_lab/reset');
+}

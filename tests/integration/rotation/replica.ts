@@ -1,0 +1,39 @@
+// A console replica as a real OS process, for the tests that kill one with SIGKILL or run two at
+// once. It uses the same lib/ code the Next server runs, configured only by environment variables
+// (LINKBOX_CONFIG, AUDIT_SQLITE_PATH or AUDIT_DATABASE_URL), and talks JSON lines on stdout.
+//   start:  waits for "go" on stdin, then starts a rotation of ENVIRONMENT as an operator
+//   resume: what instrumentation.ts does at start-up
+// Either way it stays until its rotation work is done, then exits 0.
+import { createInterface } from 'node:readline';
+import { getStore } from '@/lib/audit/store';
+import { resumeUnfinishedRotations, rotationWorkSettled, startRotation } from '@/lib/rotation';
+
+const mode = process.argv[2];
+const environment = process.env.ENVIRONMENT ?? 'production';
+const say = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(event)}\n`);
+
+async function main(): Promise<void> {
+  await getStore();
+  if (mode === 'start') {
+    say({ event: 'ready', pid: process.pid });
+    const lines = createInterface({ input: process.stdin });
+    for await (const line of lines) if (line.trim() === 'go') break;
+    const result = await startRotation({ id: process.env.CALLER ?? 'operator@linkbox.lab', role: 'operator', via: 'session' }, environment, {
+      confirmEnvironment: environment,
+    });
+    say({ event: 'started', result });
+  } else if (mode === 'resume') {
+    await resumeUnfinishedRotations();
+    say({ event: 'resuming' });
+  } else {
+    throw new Error(`unknown mode ${mode}`);
+  }
+  await rotationWorkSettled(environment);
+  say({ event: 'settled' });
+  process.exit(0);
+}
+
+main().catch((err: unknown) => {
+  say({ event: 'error', message: (err as Error).message });
+  process.exit(1);
+});
