@@ -6,6 +6,7 @@ import { hasRole, type Caller } from '@/lib/auth/caller';
 import { checkReauthentication } from '@/lib/auth/reauth';
 import { getSessionInfo, signInPath, type SessionInfo } from '@/lib/auth/session';
 import { getConfig } from '@/lib/config/load';
+import { signInAgainPath } from './confirm-form-context';
 import type { Role } from '@/lib/config/schema';
 
 // The action builder every server action in lib/actions goes through, after dub's safe-action and
@@ -115,7 +116,7 @@ export function environmentAction<Schema extends z.ZodType<ConfirmedEnvironmentI
         authTime: session.authTime,
       });
       if (!reauth.ok) {
-        const signInAgain = reauth.reason === 'stale-sign-in' ? signInPath(definition.page(input.environment)) : undefined;
+        const signInAgain = reauth.reason === 'stale-sign-in' ? signInAgainPath(definition.page(input.environment)) : undefined;
         throw new Refusal(reauth.message, `re-authentication failed: ${reauth.reason}`, signInAgain);
       }
 

@@ -284,7 +284,7 @@ describe('re-authentication in the builder', () => {
     signIn(oidcOperator, now() - 16 * 60);
     const stale = await action({}, form({ environment: 'production', confirmEnvironment: 'production' }));
     expect(stale.error).toMatch(/sign-in from the last 15 minutes/);
-    expect(stale.signInUrl).toBe('/signin?callbackUrl=%2Fenvironments%2Fproduction%2Fprobe');
+    expect(stale.signInUrl).toBe('/signin?callbackUrl=%2Fenvironments%2Fproduction%2Fprobe&reauth=1');
     expect(run).toHaveBeenCalledTimes(1);
     expect((await audit())[0]).toMatchObject({ actor: 'ops@example.com', outcome: 'refused', detail: 're-authentication failed: stale-sign-in' });
   });
