@@ -24,6 +24,9 @@ const local = () => getEnvironmentStatus(VIEWER, 'local', { fresh: true });
 const check = (s: EnvironmentStatus, id: CheckId): CheckResult => s.checks.find((c) => c.id === id)!;
 const notPassing = (s: EnvironmentStatus) => s.checks.filter((c) => c.status !== 'pass').map((c) => `${c.id}: ${c.status} — ${c.summary}`);
 
+/** A child's whole environment: only what it needs, nothing of ours. */
+const childEnv = (vars: Record<string, string>) => vars as NodeJS.ProcessEnv;
+
 async function cli(args: string[]): Promise<unknown> {
   const out = await awsCli(lab, args);
   if (out.code !== 0) throw new Error(`aws ${args.slice(0, 2).join(' ')} failed: ${out.stderr.trim().slice(0, 300)}`);
@@ -60,7 +63,7 @@ function psql(user: string, password: string, sql: string): Promise<void> {
     execFile(
       'psql',
       ['-h', lab.db.host, '-p', String(lab.db.port), '-U', user, '-d', lab.rds.dbName, '-v', 'ON_ERROR_STOP=1', '-qc', sql],
-      { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PGPASSWORD: password, PGCONNECT_TIMEOUT: '10' }, timeout: 30_000 },
+      { env: childEnv({ PATH: process.env.PATH ?? '/usr/bin:/bin', PGPASSWORD: password, PGCONNECT_TIMEOUT: '10' }), timeout: 30_000 },
       (err, _stdout, stderr) => (err ? fail(new Error(`psql failed: ${stderr.split(password).join('****').trim().slice(0, 300)}`)) : done()),
     );
   });
@@ -126,7 +129,7 @@ function runFix(s: EnvironmentStatus, id: CheckId): Promise<void> {
       'bash',
       ['-c', script],
       {
-        env: {
+        env: childEnv({
           PATH: process.env.PATH ?? '/usr/bin:/bin',
           HOME: process.env.HOME ?? '/tmp',
           AWS_ACCESS_KEY_ID: 'testing',
@@ -134,7 +137,7 @@ function runFix(s: EnvironmentStatus, id: CheckId): Promise<void> {
           AWS_PAGER: '',
           AWS_CONFIG_FILE: '/dev/null',
           AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-        },
+        }),
         timeout: 60_000,
       },
       (err, _stdout, stderr) => (err ? fail(new Error(`the fix for ${id} failed: ${stderr.trim().slice(0, 400)}`)) : done()),
