@@ -50,13 +50,25 @@ export function createAwsContext(env: AwsEnvironmentConfig, budgetMs: number, fr
     containers: once(async () => {
       const running = (await ctx.backendInstances()).filter((i) => i.state === 'running').map((i) => i.id);
       const key = `containers:${env.name}:${JSON.stringify([env.region, env.endpoint, running])}`;
-      const { value, fetchedAt } = await cached(
-        key,
-        CONTAINER_STATE_TTL_MS,
-        () => inspectBackendContainers(env, running, { timeoutMs: budgetMs, abortSignal: signal() }),
-        { fresh },
-      );
-      return { reports: value, fetchedAt };
+      const startedAt = Date.now();
+      try {
+        const { value, fetchedAt } = await cached(
+          key,
+          CONTAINER_STATE_TTL_MS,
+          async () => {
+            // Leaves the check a margin to report the per-instance reason before its own budget ends.
+            const reports = await inspectBackendContainers(env, running, { timeoutMs: Math.floor(budgetMs * 0.8), abortSignal: signal() });
+            // A report that could not be read must not be kept for a minute: the next status asks again.
+            if (Object.values(reports).some((r) => !r.ok)) throw new IncompleteContainerReports(reports);
+            return reports;
+          },
+          { fresh },
+        );
+        return { reports: value, fetchedAt };
+      } catch (err) {
+        if (err instanceof IncompleteContainerReports) return { reports: err.reports, fetchedAt: startedAt };
+        throw err;
+      }
     }),
   };
   return ctx;
@@ -64,6 +76,12 @@ export function createAwsContext(env: AwsEnvironmentConfig, budgetMs: number, fr
 
 export function createLocalContext(env: LocalEnvironmentConfig, budgetMs: number, fresh = false): LocalCheckContext {
   return { kind: 'local', env, budgetMs, fresh };
+}
+
+class IncompleteContainerReports extends Error {
+  constructor(readonly reports: Record<string, ContainerReport>) {
+    super('some container states could not be read');
+  }
 }
 
 function once<T>(load: () => Promise<T>): () => Promise<T> {

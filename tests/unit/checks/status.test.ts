@@ -427,3 +427,20 @@ describe('who may look', () => {
     await expect(getEnvironmentStatus(VIEWER, 'staging')).rejects.toBeInstanceOf(UnknownEnvironmentError);
   });
 });
+
+describe('container state, cached longer than the status', () => {
+  it('is read once a minute across statuses, but a report that could not be read is asked again', async () => {
+    await status(false);
+    const { invalidateCache } = await import('@/lib/aws/cache');
+    invalidateCache('status:');
+    await status(false);
+    expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(1);
+
+    invalidateCache();
+    ssm.on(GetCommandInvocationCommand, { InstanceId: 'i-0002' }).resolves({ Status: 'Failed', StandardErrorContent: 'Cannot connect to the Docker daemon' });
+    expect(check(await status(false), 'containers.running').status).toBe('error');
+    invalidateCache('status:');
+    await status(false);
+    expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(3);
+  });
+});
