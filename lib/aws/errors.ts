@@ -145,7 +145,10 @@ function oneLine(s: string): string {
 
 /** Replaces each secret (and a URL's password part) so a message can be shown and logged. */
 export function redact(text: string, secrets: readonly string[] = []): string {
-  let out = text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]+:)[^@\s]+@/gi, '$1****@');
+  let out = text
+    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]+:)[^@\s]+@/gi, '$1****@')
+    // "password": "...", password=..., PGPASSWORD=...: whatever a backend or tool prints about one.
+    .replace(/((?:pass(?:word|wd)?|pwd)["']?\s*[:=]\s*["']?)[^"'\s&,;}]+/gi, '$1****');
   for (const s of secrets) {
     if (s && s.length >= 1) out = out.split(s).join('****');
   }

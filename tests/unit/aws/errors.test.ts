@@ -54,4 +54,10 @@ describe('describeAwsError', () => {
   it('masks the password of any URL in a message', () => {
     expect(redact('cannot open postgresql://linkbox:s3cr3t@db:5432/linkbox')).toBe('cannot open postgresql://linkbox:****@db:5432/linkbox');
   });
+
+  it('masks password fields and assignments a backend might print', () => {
+    expect(redact('{"user":"linkbox","password":"s3cr3t"}')).toBe('{"user":"linkbox","password":"****"}');
+    expect(redact('PGPASSWORD=s3cr3t psql')).toBe('PGPASSWORD=**** psql');
+    expect(redact('password authentication failed for user "linkbox"')).toBe('password authentication failed for user "linkbox"');
+  });
 });
