@@ -1,6 +1,7 @@
 import 'server-only';
 import { getServerSession } from 'next-auth';
 import { redirect } from 'next/navigation';
+import { connection } from 'next/server';
 import { cache } from 'react';
 import type { Role } from '@/lib/config/schema';
 import { assertRole, type Caller } from './caller';
@@ -17,6 +18,8 @@ export interface SessionInfo {
 
 /** The current session, or null when signed out, expired, idle, or no longer granted a role by the config. */
 export const getSessionInfo = cache(async (): Promise<SessionInfo | null> => {
+  // A per-request answer: never let `next build` prerender it (there is no config at build time).
+  await connection();
   const session = await getServerSession(authOptions());
   const email = session?.user?.email;
   if (!session || !email || !session.role || typeof session.authTime !== 'number') return null;
