@@ -6,6 +6,7 @@ import { AuthorizationError, hasRole, type Caller } from '@/lib/auth/caller';
 import { getEnvironment, UnknownEnvironmentError } from '@/lib/config/load';
 import type { AwsEnvironmentConfig } from '@/lib/config/schema';
 import { acquireLock, currentLock, type HeldLock } from '@/lib/rotation/lock';
+import { latestRotation, step } from '@/lib/rotation/record';
 import { runRollout, type RolloutTimings } from './rollout';
 import { IMAGE_TAG_PATTERN, type InstanceRestartView, type RedeployState, type RedeployView, type StartRedeployResult } from './types';
 
@@ -36,6 +37,12 @@ export async function startRedeploy(
   const imageTag = input.imageTag === undefined || input.imageTag === '' ? null : input.imageTag;
   if (imageTag !== null && !IMAGE_TAG_PATTERN.test(imageTag)) {
     return refuse('the image tag must be 1–128 letters, digits, ".", "_" or "-", starting with a letter or digit');
+  }
+
+  // Containers restarted now would read a db-password that RDS may no longer accept.
+  const rotation = await latestRotation(environment);
+  if (rotation?.state === 'failed' && rotation.rollbackOffered && step(rotation, 'promote').status !== 'done') {
+    return refuse(`rotation ${rotation.id} stopped before promotion and RDS may hold its pending password; roll it back before restarting containers`);
   }
 
   const id = randomUUID();

@@ -10,6 +10,7 @@ import { startRedeploy } from '@/lib/deploy';
 import { restartCommands } from '@/lib/deploy/rollout';
 import { rollbackRotation, startRotation } from '@/lib/rotation';
 import { acquireLock } from '@/lib/rotation/lock';
+import { insertRotation, newRotationRecord } from '@/lib/rotation/record';
 
 const viewer: Caller = { id: 'viewer@linkbox.lab', role: 'viewer', via: 'session' };
 const operator: Caller = { id: 'operator@linkbox.lab', role: 'operator', via: 'session' };
@@ -106,6 +107,20 @@ describe('refusals are audited by the functions that refuse', () => {
     const result = await startRotation(operator, 'production', { confirmEnvironment: 'production' });
     expect(result).toMatchObject({ ok: false, heldBy: { by: 'alice@linkbox.lab' } });
     expect((await listAudit(viewer))[0]).toMatchObject({ action: 'rotation.start', outcome: 'refused', detail: expect.stringMatching(/alice@linkbox\.lab/) });
+  });
+
+  it('a redeploy is refused while a rotation that stopped before promotion waits for its rollback', async () => {
+    const record = newRotationRecord('r-stranded', 'production', operator.id, 'operator');
+    record.state = 'failed';
+    record.rollbackOffered = true;
+    await insertRotation(record);
+    try {
+      const result = await startRedeploy(operator, 'production', { confirmEnvironment: 'production' });
+      expect(result).toMatchObject({ ok: false, error: expect.stringMatching(/roll it back/) });
+      expect((await listAudit(viewer))[0]).toMatchObject({ action: 'redeploy.start', outcome: 'refused' });
+    } finally {
+      await (await getStore()).db.deleteFrom('rotations').execute();
+    }
   });
 
   it('an image tag outside the strict pattern is refused before anything runs', async () => {
