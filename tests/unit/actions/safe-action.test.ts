@@ -61,7 +61,7 @@ async function audit(): Promise<AuditEntry[]> {
 
 /** A builder-made action whose run only records that it ran. */
 function probeAction() {
-  const run = vi.fn(async () => ({ ok: true, message: 'ran' }));
+  const run = vi.fn(async (_ctx: { caller: Caller; input: Record<string, unknown> }) => ({ ok: true, message: 'ran' }));
   const action = environmentAction({
     action: 'probe.run',
     what: 'probing',
@@ -109,7 +109,7 @@ describe('the action builder', () => {
     const state = await action({}, form(valid));
     expect(state).toEqual({ ok: true, message: 'ran' });
     expect(run).toHaveBeenCalledTimes(1);
-    const ctx = run.mock.calls[0]![0] as { caller: Caller; input: Record<string, unknown> };
+    const ctx = run.mock.calls[0]![0];
     expect(ctx.caller).toEqual(operator);
     expect(ctx.input).toEqual({ environment: 'production', confirmEnvironment: 'production' });
   });
