@@ -69,9 +69,9 @@ export async function seedLinkBox(options: { endpoint: string; region: string; m
     await ec2.send(
       new AuthorizeSecurityGroupIngressCommand({
         GroupId: dbSg.GroupId,
-        IpPermissions: [
-          { IpProtocol: 'tcp', FromPort: DB_PORT, ToPort: DB_PORT, UserIdGroupPairs: [{ GroupId: backendSg.GroupId, Description: 'PostgreSQL from the backend' }] },
-        ],
+        // No Description on the pair: moto only revokes a described rule when the revoke repeats
+        // the description, and operators revoke with --source-group alone.
+        IpPermissions: [{ IpProtocol: 'tcp', FromPort: DB_PORT, ToPort: DB_PORT, UserIdGroupPairs: [{ GroupId: backendSg.GroupId }] }],
       }),
     );
 

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import pg from 'pg';
 import { afterAll } from 'vitest';
 import { startLab } from '@/infra/lab/index';
 import type { Lab, LabOptions } from '@/infra/lab/contract';
@@ -93,4 +94,56 @@ export function awsCli(lab: Lab, args: string[], extraEnv: Record<string, string
       },
     );
   });
+}
+
+export type LoginOutcome = 'ok' | 'auth-failed' | 'refused' | 'no-answer' | `error: ${string}`;
+
+/**
+ * Logs in as `user` through the lab's DB network (by default as an operator's tunnel) and runs
+ * SELECT 1. A connection nobody answers is reported as `no-answer` after `noAnswerAfterMs`.
+ */
+export async function tryDbLogin(
+  lab: Lab,
+  password: string,
+  options: { user?: string; database?: string; route?: { host: string; port: number }; noAnswerAfterMs?: number } = {},
+): Promise<LoginOutcome> {
+  const route = options.route ?? lab.db;
+  const client = new pg.Client({
+    host: route.host,
+    port: route.port,
+    user: options.user ?? lab.rds.masterUsername,
+    password,
+    database: options.database ?? lab.rds.dbName,
+    connectionTimeoutMillis: options.noAnswerAfterMs ?? 3000,
+  });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return 'ok';
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    if (e.code === '28P01') return 'auth-failed';
+    if (e.code === 'ECONNREFUSED') return 'refused';
+    if (/timeout/i.test(e.message)) return 'no-answer';
+    return `error: ${e.code ?? e.message}`;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000, everyMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
 }

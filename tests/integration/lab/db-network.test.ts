@@ -1,0 +1,105 @@
+import { AuthorizeSecurityGroupIngressCommand, DescribeSecurityGroupsCommand, EC2Client, RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
+import { DescribeDBInstancesCommand, RDSClient, RebootDBInstanceCommand, StartDBInstanceCommand, StopDBInstanceCommand } from '@aws-sdk/client-rds';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, startTestLab, tryDbLogin, type TestLab } from '../support/lab';
+
+// The network in front of the RDS endpoint: security group ingress as EC2 reports it decides who
+// gets through (blocked hangs), and a stopped or rebooting instance refuses connections.
+
+let lab: TestLab;
+let ec2: EC2Client;
+let rds: RDSClient;
+let password: string;
+let dbGroupId: string;
+let backendGroupId: string;
+
+const dbPortRule = (extra: object) => [{ IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, ...extra }];
+
+beforeAll(async () => {
+  lab = await startTestLab();
+  const config = { region: lab.region, endpoint: lab.awsEndpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
+  ec2 = new EC2Client(config);
+  rds = new RDSClient(config);
+  const ssm = new SSMClient(config);
+  password = (await ssm.send(new GetParameterCommand({ Name: '/linkbox/db-password', WithDecryption: true }))).Parameter!.Value!;
+  ssm.destroy();
+  const groups = await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'tag:Name', Values: ['linkbox-db-sg', 'linkbox-backend-sg'] }] }));
+  const byName = (n: string) => groups.SecurityGroups!.find((g) => g.Tags?.some((t) => t.Key === 'Name' && t.Value === n))!.GroupId!;
+  dbGroupId = byName('linkbox-db-sg');
+  backendGroupId = byName('linkbox-backend-sg');
+});
+afterAll(() => {
+  ec2?.destroy();
+  rds?.destroy();
+});
+
+const login = () => tryDbLogin(lab, password, { noAnswerAfterMs: 1500 });
+const loginBecomes = (outcome: string, what: string) => eventually(async () => ((await login()) === outcome ? outcome : undefined), what);
+const status = async () => (await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'linkbox-db' }))).DBInstances![0]!.DBInstanceStatus;
+
+async function openSession(): Promise<pg.Client> {
+  const client = new pg.Client({ host: lab.db.host, port: lab.db.port, user: 'linkbox', password, database: 'linkbox' });
+  client.on('error', () => undefined);
+  await client.connect();
+  return client;
+}
+
+describe('the DB network', () => {
+  it('admits the tunnel, which carries the first backend instance\'s security group', async () => {
+    expect(await login()).toBe('ok');
+  });
+
+  it('stops answering new connections once the backend group is revoked, while an open session keeps working', async () => {
+    const session = await openSession();
+    await ec2.send(new RevokeSecurityGroupIngressCommand({ GroupId: dbGroupId, IpPermissions: dbPortRule({ UserIdGroupPairs: [{ GroupId: backendGroupId }] }) }));
+    await loginBecomes('no-answer', 'the revoked rule to block new connections');
+    expect((await session.query('SELECT 2 AS n')).rows).toEqual([{ n: 2 }]);
+    await session.end();
+  });
+
+  it('admits by CIDR only the subnet that holds the source\'s private IP', async () => {
+    const carrier = lab.instances[0]!.privateIp; // 10.0.1.x
+    expect(carrier).toMatch(/^10\.0\.1\./);
+    await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: dbGroupId, IpPermissions: dbPortRule({ IpRanges: [{ CidrIp: '10.0.2.0/24' }] }) }));
+    // Give the network time to read the rule; the other subnet must still not get through.
+    await eventually(async () => {
+      const groups = await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [dbGroupId] }));
+      return groups.SecurityGroups![0]!.IpPermissions!.length > 0 ? true : undefined;
+    }, 'the CIDR rule to exist');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await login()).toBe('no-answer');
+
+    await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: dbGroupId, IpPermissions: dbPortRule({ IpRanges: [{ CidrIp: '10.0.1.0/24' }] }) }));
+    await loginBecomes('ok', 'the CIDR rule for the carrier\'s subnet to admit the tunnel');
+    await ec2.send(new RevokeSecurityGroupIngressCommand({ GroupId: dbGroupId, IpPermissions: dbPortRule({ IpRanges: [{ CidrIp: '10.0.1.0/24' }, { CidrIp: '10.0.2.0/24' }] }) }));
+    await loginBecomes('no-answer', 'the CIDR rules to be gone');
+  });
+
+  it('admits the tunnel again once the backend group is re-authorised', async () => {
+    await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: dbGroupId, IpPermissions: dbPortRule({ UserIdGroupPairs: [{ GroupId: backendGroupId }] }) }));
+    await loginBecomes('ok', 're-authorised ingress to admit the tunnel');
+  });
+
+  it('refuses connections while linkbox-db is stopped and drops open sessions; start brings it back', async () => {
+    const session = await openSession();
+    await rds.send(new StopDBInstanceCommand({ DBInstanceIdentifier: 'linkbox-db' }));
+    expect(await status()).toBe('stopped');
+    expect(await login()).toBe('refused');
+    await expect(session.query('SELECT 1')).rejects.toThrow();
+
+    await rds.send(new StartDBInstanceCommand({ DBInstanceIdentifier: 'linkbox-db' }));
+    expect(await status()).toBe('available');
+    expect(await login()).toBe('ok');
+  });
+
+  it('drops open sessions when linkbox-db reboots, then admits connections again', async () => {
+    const session = await openSession();
+    const reply = await rds.send(new RebootDBInstanceCommand({ DBInstanceIdentifier: 'linkbox-db' }));
+    expect(reply.DBInstance?.DBInstanceStatus).toBe('rebooting');
+    await expect(session.query('SELECT 1')).rejects.toThrow();
+    await eventually(async () => ((await status()) === 'available' ? true : undefined), 'the reboot to finish');
+    await loginBecomes('ok', 'connections after the reboot');
+  });
+});
