@@ -9,6 +9,7 @@ import { describeAwsError } from '@/lib/aws/errors';
 import type { AwsCheckContext } from '@/lib/checks/context';
 import type { Evidence } from '@/lib/checks/types';
 import type { AwsEnvironmentConfig } from '@/lib/config/schema';
+import { DEPLOY_SCRIPTS_DIR } from '@/lib/deploy/rollout';
 import { endpointFlag, pause, shellQuote, type StepContext, type StepOutcome } from './context';
 
 // The seed's checks that only make sense from a backend instance's side: TCP from the instance
@@ -55,7 +56,7 @@ export async function runOnInstance(ctx: Ctx, instanceId: string, line: string):
   );
   const commandId = sent.Command?.CommandId;
   if (!commandId) throw new Error('SendCommand returned no command id');
-  for (let wait = 150; ; wait = Math.min(wait * 2, 1000)) {
+  for (let wait = 150; ; wait = Math.min(wait * 2, 500)) {
     await pause(wait, ctx.signal);
     try {
       const inv = await ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }), {
@@ -94,9 +95,12 @@ export function tcpVerdictOf(answer: CommandAnswer): TcpVerdict {
   return 'unknown';
 }
 
-/** nc's own timeout, inside the step budget so a dropped packet gives an answer, not a step timeout. */
+/**
+ * nc's own timeout, well inside the step budget (Run Command delivery and polling take the rest),
+ * so a dropped packet is answered "timed out" rather than the step running out of time.
+ */
 function ncWaitSeconds(budgetMs: number): number {
-  return Math.max(1, Math.floor((budgetMs - 1500) / 1000));
+  return Math.max(1, Math.floor((budgetMs - 2500) / 1000));
 }
 
 export async function backendTcpStep(ctx: Ctx): Promise<StepOutcome> {
@@ -402,8 +406,14 @@ export async function backendRestartCountStep(ctx: Ctx): Promise<StepOutcome> {
       summary: `The container is not running on ${down.join(', ')}`,
       evidence,
       fix: {
-        summary: 'Read its last log lines, then use "Restart containers" on the environment page: start_application.sh re-reads SSM',
-        commands,
+        summary: 'Read its last log lines, then start it with the deploy scripts (start_application.sh re-reads SSM), or use "Restart containers" on the environment page',
+        commands: [
+          ...commands,
+          aws(
+            env,
+            `ssm send-command --instance-ids ${down.map((d) => d.split(' ')[0]).join(' ')} --document-name AWS-RunShellScript --parameters ${shellQuote(JSON.stringify({ commands: [`${DEPLOY_SCRIPTS_DIR}/stop_application.sh`, `${DEPLOY_SCRIPTS_DIR}/start_application.sh`] }))}`,
+          ),
+        ],
       },
     };
   }

@@ -1,4 +1,5 @@
 import 'server-only';
+import { setMaxListeners } from 'node:events';
 import { describeAwsError } from '@/lib/aws/errors';
 import type { AwsCheckContext, LocalCheckContext } from '@/lib/checks/context';
 import type { CheckFix, CheckStatus, Evidence } from '@/lib/checks/types';
@@ -44,6 +45,8 @@ export async function runWithinBudget<R extends Reads>(
 ): Promise<StepOutcome & { durationMs: number }> {
   const started = Date.now();
   const controller = new AbortController();
+  // Every SDK call and pause of the step listens on this one signal; a Run Command poll makes a dozen.
+  setMaxListeners(64, controller.signal);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {

@@ -1,0 +1,354 @@
+import { execFile } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { Caller } from '@/lib/auth/caller';
+import type { CheckId } from '@/lib/checks/types';
+import { diagnoseEnvironment } from '@/lib/runbooks/diagnosis';
+import type { Diagnosis, StepId } from '@/lib/runbooks/types';
+import { awsCli, labApi, startTestLab, type TestLab } from '../support/lab';
+
+// The fault matrix: each fault caused the way it happens in life (the AWS CLI v2, psql, the lab's
+// fault API for what only AWS itself can do), then a fresh diagnosis of the lab's "production"
+// environment must name the expected root cause. "Could not check" faults (throttling, a denied
+// read, KMS) must name none and say the verdict is unknown: the console never calls them broken.
+// One lab for the file; every row restores it and waits for a healthy diagnosis before the next.
+
+const viewer: Caller = { id: 'viewer@linkbox.lab', role: 'viewer', via: 'session' };
+const SCRIPTS = '/opt/codedeploy-agent/deployment-root/linkbox-backend/current/scripts';
+
+let lab: TestLab;
+let dbSg: string;
+let backendSg: string;
+const auditPath = resolve('.lab', `runbooks-audit-${process.pid}.sqlite`);
+
+interface Row {
+  fault: string;
+  expected: string;
+  got: string;
+  ok: boolean;
+}
+const matrix: Row[] = [];
+
+beforeAll(async () => {
+  lab = await startTestLab();
+  process.env.LINKBOX_CONFIG = lab.configPath;
+  process.env.AUDIT_SQLITE_PATH = auditPath;
+  dbSg = await groupId('*linkbox-db-sg*');
+  backendSg = await groupId('*linkbox-backend-sg*');
+});
+
+afterAll(async () => {
+  const width = (k: keyof Row) => Math.max(k.length, ...matrix.map((r) => String(r[k]).length));
+  const [f, e, g] = [width('fault'), width('expected'), width('got')];
+  const line = (a: string, b: string, c: string, d: string) => `${a.padEnd(f)} | ${b.padEnd(e)} | ${c.padEnd(g)} | ${d}`;
+  console.log(
+    ['', 'Fault matrix (fault → expected → got)', line('fault', 'expected', 'got', ''), `${'-'.repeat(f)}-+-${'-'.repeat(e)}-+-${'-'.repeat(g)}-+---`]
+      .concat(matrix.map((r) => line(r.fault, r.expected, r.got, r.ok ? 'ok' : 'MISMATCH')))
+      .join('\n'),
+  );
+  await rm(auditPath, { force: true });
+  await rm(`${auditPath}-wal`, { force: true });
+  await rm(`${auditPath}-shm`, { force: true });
+});
+
+// ---- the operator's tools ----
+
+async function cli(args: string[]): Promise<unknown> {
+  const out = await awsCli(lab, args);
+  // stderr names the command, never a parameter value; the password is passed only to put-parameter.
+  if (out.code !== 0) throw new Error(`aws ${args.slice(0, 2).join(' ')} failed: ${out.stderr.trim().slice(0, 300)}`);
+  return out.json;
+}
+
+async function groupId(namePattern: string): Promise<string> {
+  const out = (await cli(['ec2', 'describe-security-groups', '--filters', `Name=tag:Name,Values=${namePattern}`])) as { SecurityGroups: Array<{ GroupId: string }> };
+  return out.SecurityGroups[0]!.GroupId;
+}
+
+async function parameter(name: string, decrypt = false): Promise<string> {
+  const out = (await cli(['ssm', 'get-parameter', '--name', `${lab.parameterPrefix}/${name}`, ...(decrypt ? ['--with-decryption'] : [])])) as {
+    Parameter: { Value: string };
+  };
+  return out.Parameter.Value;
+}
+
+async function putParameter(name: string, value: string, type: 'String' | 'SecureString' = 'String'): Promise<void> {
+  await cli(['ssm', 'put-parameter', '--name', `${lab.parameterPrefix}/${name}`, '--type', type, '--value', value, '--overwrite']);
+}
+
+/** psql as an operator would run it against the RDS endpoint through the tunnel; the password only in PGPASSWORD. */
+function psql(user: string, password: string, sql: string): Promise<void> {
+  return new Promise((done, fail) => {
+    execFile(
+      'psql',
+      ['-h', lab.db.host, '-p', String(lab.db.port), '-U', user, '-d', lab.rds.dbName, '-v', 'ON_ERROR_STOP=1', '-qc', sql],
+      { env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: '10' }, timeout: 30_000, encoding: 'utf8' },
+      (err, _stdout, stderr) => (err ? fail(new Error(`psql failed: ${stderr.replace(password, '****').trim().slice(0, 300)}`)) : done()),
+    );
+  });
+}
+
+/** What CodeDeploy does on a redeploy: the deploy scripts on each instance, through Run Command. */
+async function restartBackends(instanceIds: string[]): Promise<void> {
+  const sent = (await cli([
+    'ssm',
+    'send-command',
+    '--instance-ids',
+    ...instanceIds,
+    '--document-name',
+    'AWS-RunShellScript',
+    '--parameters',
+    JSON.stringify({ commands: [`${SCRIPTS}/stop_application.sh`, `${SCRIPTS}/start_application.sh`] }),
+  ])) as { Command: { CommandId: string } };
+  for (const id of instanceIds) {
+    await eventually(
+      async () => {
+        const out = await awsCli(lab, ['ssm', 'get-command-invocation', '--command-id', sent.Command.CommandId, '--instance-id', id]);
+        return (out.json as { Status?: string } | undefined)?.Status ?? 'Pending';
+      },
+      (status) => !['Pending', 'InProgress', 'Delayed'].includes(status),
+      60_000,
+    );
+  }
+}
+
+async function addFault(rule: Record<string, unknown>): Promise<void> {
+  const res = await labApi(lab, 'POST', '/_lab/faults', rule);
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+}
+
+async function clearFaults(): Promise<void> {
+  await labApi(lab, 'POST', '/_lab/reset');
+}
+
+// ---- diagnosing ----
+
+async function eventually<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 45_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = await probe();
+  while (!done(last) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 500));
+    last = await probe();
+  }
+  return last;
+}
+
+const diagnose = () => diagnoseEnvironment(viewer, 'production', { fresh: true });
+
+function describeGot(d: Diagnosis): string {
+  if (d.rootCause) return `${d.rootCause}${d.rootCauseStep !== d.rootCause ? ` (step ${d.rootCauseStep})` : ''} → ${d.runbook}`;
+  return d.verdict === 'unknown' ? `none, unknown (could not check: ${d.couldNotCheck.join(', ')})` : 'none, healthy';
+}
+
+function failingSteps(d: Diagnosis): string {
+  return d.steps
+    .filter((s) => s.status !== 'pass')
+    .map((s) => `${s.id}=${s.status}: ${s.summary}`)
+    .join('\n');
+}
+
+interface Expectation {
+  rootCause: CheckId | null;
+  /** For a fault the console cannot see through: the step it must report as "could not check". */
+  couldNotCheck?: StepId;
+}
+
+function meets(d: Diagnosis, want: Expectation): boolean {
+  if (want.rootCause) return d.rootCause === want.rootCause && d.verdict === 'broken';
+  if (want.couldNotCheck) return d.rootCause === null && d.verdict === 'unknown' && d.couldNotCheck.includes(want.couldNotCheck);
+  return d.rootCause === null && d.verdict === 'healthy';
+}
+
+function expectedText(want: Expectation): string {
+  if (want.rootCause) return want.rootCause;
+  if (want.couldNotCheck) return `none, unknown (could not check: ${want.couldNotCheck})`;
+  return 'none, healthy';
+}
+
+/**
+ * Causes the fault, diagnoses until the lab's physics have caught up (or the time is up), records
+ * the row, restores, and waits for a healthy diagnosis so the next row starts clean.
+ */
+async function faultRow(fault: string, want: Expectation, cause: () => Promise<void>, restore: () => Promise<void>): Promise<void> {
+  let got: Diagnosis | undefined;
+  try {
+    await cause();
+    got = await eventually(diagnose, (d) => meets(d, want));
+  } finally {
+    await restore();
+    const healthy = await eventually(diagnose, (d) => meets(d, { rootCause: null }), 90_000);
+    expect(healthy.verdict, `the lab did not come back healthy after "${fault}":\n${failingSteps(healthy)}`).toBe('healthy');
+  }
+  const ok = meets(got, want);
+  matrix.push({ fault, expected: expectedText(want), got: describeGot(got), ok });
+  expect(ok, `diagnosis after "${fault}" named ${describeGot(got)}:\n${failingSteps(got)}`).toBe(true);
+}
+
+describe.sequential('fault matrix: the diagnosis names the root cause of faults caused as in life', () => {
+  test('a healthy lab names no root cause and no unchecked step', async () => {
+    const d = await eventually(diagnose, (x) => meets(x, { rootCause: null }), 60_000);
+    matrix.push({ fault: 'none (healthy lab)', expected: 'none, healthy', got: describeGot(d), ok: meets(d, { rootCause: null }) });
+    expect(d.verdict, failingSteps(d)).toBe('healthy');
+    expect(d.rootCause).toBeNull();
+    expect(d.runbook).toBeNull();
+    // Every runbook's steps are in the answer, each once.
+    expect(new Set(d.steps.map((s) => s.id)).size).toBe(d.steps.length);
+    expect(d.steps.map((s) => s.id)).toEqual(expect.arrayContaining(['backend.tcp', 'backend.role-permissions', 'backend.agent-online', 'rotation.pending']));
+  });
+
+  test('revoking the backend group from the DB group names sg.backend-ingress', async () => {
+    const rule = ['--group-id', dbSg, '--protocol', 'tcp', '--port', '5432', '--source-group', backendSg];
+    await faultRow(
+      'aws ec2 revoke-security-group-ingress (backend group on 5432)',
+      { rootCause: 'sg.backend-ingress' },
+      async () => void (await cli(['ec2', 'revoke-security-group-ingress', ...rule])),
+      async () => void (await cli(['ec2', 'authorize-security-group-ingress', ...rule])),
+    );
+  });
+
+  test('opening 5432 to 0.0.0.0/0 names sg.no-public-ingress', async () => {
+    const rule = ['--group-id', dbSg, '--protocol', 'tcp', '--port', '5432', '--cidr', '0.0.0.0/0'];
+    await faultRow(
+      'aws ec2 authorize-security-group-ingress 0.0.0.0/0 on 5432',
+      { rootCause: 'sg.no-public-ingress' },
+      async () => void (await cli(['ec2', 'authorize-security-group-ingress', ...rule])),
+      async () => void (await cli(['ec2', 'revoke-security-group-ingress', ...rule])),
+    );
+  });
+
+  test('deleting db-name names ssm.parameters', async () => {
+    const saved = await parameter('db-name');
+    await faultRow(
+      'aws ssm delete-parameter db-name',
+      { rootCause: 'ssm.parameters' },
+      async () => void (await cli(['ssm', 'delete-parameter', '--name', `${lab.parameterPrefix}/db-name`])),
+      () => putParameter('db-name', saved),
+    );
+  });
+
+  test('a mistyped db-name value names db.login (the database does not exist)', async () => {
+    const saved = await parameter('db-name');
+    await faultRow(
+      'aws ssm put-parameter db-name "linkbx" (typo)',
+      { rootCause: 'db.login' },
+      () => putParameter('db-name', 'linkbx'),
+      () => putParameter('db-name', saved),
+    );
+  });
+
+  test('changing db-username names rds.username-match', async () => {
+    const saved = await parameter('db-username');
+    await faultRow(
+      'aws ssm put-parameter db-username "linkbox_admin"',
+      { rootCause: 'rds.username-match' },
+      () => putParameter('db-username', 'linkbox_admin'),
+      () => putParameter('db-username', saved),
+    );
+  });
+
+  test('changing db-endpoint names rds.endpoint-match', async () => {
+    const saved = await parameter('db-endpoint');
+    await faultRow(
+      'aws ssm put-parameter db-endpoint (old instance address)',
+      { rootCause: 'rds.endpoint-match' },
+      () => putParameter('db-endpoint', saved.replace(/^[^.]+/, 'linkbox-db-old')),
+      () => putParameter('db-endpoint', saved),
+    );
+  });
+
+  test('stopping the DB instance names rds.status', async () => {
+    const id = lab.rds.instanceId;
+    await faultRow(
+      'aws rds stop-db-instance',
+      { rootCause: 'rds.status' },
+      async () => void (await cli(['rds', 'stop-db-instance', '--db-instance-identifier', id])),
+      async () => {
+        await cli(['rds', 'start-db-instance', '--db-instance-identifier', id]);
+        await eventually(
+          async () => ((await cli(['rds', 'describe-db-instances', '--db-instance-identifier', id])) as { DBInstances: Array<{ DBInstanceStatus: string }> }).DBInstances[0]!.DBInstanceStatus,
+          (s) => s === 'available',
+          60_000,
+        );
+      },
+    );
+  });
+
+  test('ALTER ROLE behind SSM\'s back names db.login', async () => {
+    const current = await parameter('db-password', true);
+    const other = `behind-ssm-${Date.now()}`;
+    await faultRow(
+      'psql: ALTER ROLE linkbox PASSWORD ... (SSM unchanged)',
+      { rootCause: 'db.login' },
+      () => psql(lab.rds.masterUsername, current, `ALTER ROLE ${lab.rds.masterUsername} PASSWORD '${other}'`),
+      () => psql(lab.rds.masterUsername, other, `ALTER ROLE ${lab.rds.masterUsername} PASSWORD '${current}'`),
+    );
+  });
+
+  test('AccessDenied on the console\'s GetParameters names no root cause: ssm.parameters could not be checked', async () => {
+    await faultRow(
+      'lab fault: AccessDeniedException on ssm:GetParameters',
+      { rootCause: null, couldNotCheck: 'ssm.parameters' },
+      () => addFault({ kind: 'error', service: 'ssm', action: 'GetParameters', error: 'AccessDeniedException', probability: 1 }),
+      clearFaults,
+    );
+  });
+
+  test('SSM throttling every call names no root cause: the verdict is unknown, never broken', async () => {
+    await faultRow(
+      'lab fault: ThrottlingException on every SSM call',
+      { rootCause: null, couldNotCheck: 'ssm.parameters' },
+      () => addFault({ kind: 'error', service: 'ssm', error: 'ThrottlingException', probability: 1 }),
+      clearFaults,
+    );
+  });
+
+  test('KMS denying decryption names no root cause while the running backends still hold their password', async () => {
+    await faultRow(
+      'lab fault: KMS denied (running containers unaffected)',
+      { rootCause: null, couldNotCheck: 'db.login' },
+      () => addFault({ kind: 'kms-denied' }),
+      clearFaults,
+    );
+  });
+
+  test('KMS denied and then a redeploy names containers.running: the restarted container cannot read its password', async () => {
+    const instance = lab.instances[0]!.id;
+    await faultRow(
+      'lab fault: KMS denied, then a backend redeploys',
+      { rootCause: 'containers.running' },
+      async () => {
+        await addFault({ kind: 'kms-denied' });
+        await restartBackends([instance]);
+      },
+      async () => {
+        await clearFaults();
+        await restartBackends([instance]);
+      },
+    );
+  });
+
+  test('a crashed container names containers.running', async () => {
+    const instance = lab.instances[1]!.id;
+    await faultRow(
+      'lab fault: container crashed on the second backend',
+      { rootCause: 'containers.running' },
+      () => addFault({ kind: 'container', instanceId: instance, mode: 'crashed' }),
+      clearFaults,
+    );
+  });
+
+  test('the password stored as a plain String names ssm.password-type', async () => {
+    const current = await parameter('db-password', true);
+    await faultRow(
+      'aws ssm put-parameter db-password --type String',
+      { rootCause: 'ssm.password-type' },
+      () => putParameter('db-password', current, 'String'),
+      async () => {
+        await putParameter('db-password', current, 'SecureString');
+        // A new version of db-password: the containers are restarted as after any password change.
+        await restartBackends(lab.instances.map((i) => i.id));
+      },
+    );
+  });
+});
