@@ -13,6 +13,7 @@ import {
   resetCounters,
   spawnReplica,
   startRotationLab,
+  stopRotationLab,
   storedPasswords,
   viewer,
   waitForRotation,
@@ -27,7 +28,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   delete process.env.AUDIT_DATABASE_URL;
-  await closeStoreForTests();
+  await stopRotationLab(world);
 });
 
 describe('two rotation requests at once', () => {

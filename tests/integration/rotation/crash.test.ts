@@ -1,4 +1,4 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { getRotation, rollbackRotation, rotationWorkSettled } from '@/lib/rotation';
 import type { RotationView } from '@/lib/rotation/types';
 import {
@@ -17,6 +17,7 @@ import {
   waitForRotation,
   watchStoredPasswordsLogIn,
   type RotationLab,
+  stopRotationLab,
 } from './support';
 
 // A console killed with SIGKILL at each step of a rotation, then a new console process started
@@ -28,6 +29,10 @@ let world: RotationLab;
 beforeAll(async () => {
   // A longer reset phase keeps "during the wait" open long enough to kill the console in it.
   world = await startRotationLab({ resetSeconds: 4 });
+});
+
+afterAll(async () => {
+  await stopRotationLab(world);
 });
 
 afterEach(async () => {

@@ -1,4 +1,4 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { listAudit } from '@/lib/audit';
 import { getRedeploy, startRedeploy } from '@/lib/deploy';
 import { setRolloutTimingsForTests } from '@/lib/deploy/rollout';
@@ -19,6 +19,7 @@ import {
   viewer,
   waitForRotation,
   type RotationLab,
+  stopRotationLab,
 } from './support';
 
 let world: RotationLab;
@@ -27,6 +28,10 @@ beforeAll(async () => {
   world = await startRotationLab();
   // A backend that stays down should stop the rollout in seconds, not the production two minutes.
   setRolloutTimingsForTests({ healthTimeoutMs: 8000, commandTimeoutMs: 30_000 });
+});
+
+afterAll(async () => {
+  await stopRotationLab(world);
 });
 
 afterEach(async () => {

@@ -1,13 +1,17 @@
 import Database from 'better-sqlite3';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listAudit } from '@/lib/audit';
 import { getRotation, rotationWorkSettled, startRotation } from '@/lib/rotation';
-import { finished, healthStatuses, logsIn, operator, requestCount, resetCounters, startRotationLab, storedPasswords, viewer, waitForRotation, type RotationLab } from './support';
+import { finished, healthStatuses, logsIn, operator, requestCount, resetCounters, startRotationLab, storedPasswords, viewer, waitForRotation, stopRotationLab, type RotationLab } from './support';
 
 let world: RotationLab;
 
 beforeAll(async () => {
   world = await startRotationLab();
+});
+
+afterAll(async () => {
+  await stopRotationLab(world);
 });
 
 describe('a rotation in the lab', () => {

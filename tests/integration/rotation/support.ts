@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { GetParametersCommand, SSMClient } from '@aws-sdk/client-ssm';
@@ -220,4 +221,15 @@ export async function addFault(lab: TestLab, rule: Record<string, unknown>): Pro
 
 export async function clearFaults(lab: TestLab): Promise<void> {
   await labApi(lab, 'POST', '/_lab/reset');
+}
+
+/**
+ * Stops the lab and removes its data dir. The shared helper registers its own afterAll from inside
+ * beforeAll, where vitest never runs it, so each file calls this from a top-level afterAll.
+ */
+export async function stopRotationLab(world: RotationLab | undefined): Promise<void> {
+  await closeStoreForTests();
+  if (!world) return;
+  await world.lab.stop();
+  await rm(dirname(world.configPath), { recursive: true, force: true });
 }
