@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { rm } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Caller } from '@/lib/auth/caller';
 import type { CheckId } from '@/lib/checks/types';
@@ -20,7 +20,6 @@ const SCRIPTS = '/opt/codedeploy-agent/deployment-root/linkbox-backend/current/s
 let lab: TestLab;
 let dbSg: string;
 let backendSg: string;
-const auditPath = resolve('.lab', `runbooks-audit-${process.pid}.sqlite`);
 
 interface Row {
   fault: string;
@@ -33,7 +32,8 @@ const matrix: Row[] = [];
 beforeAll(async () => {
   lab = await startTestLab();
   process.env.LINKBOX_CONFIG = lab.configPath;
-  process.env.AUDIT_SQLITE_PATH = auditPath;
+  // The rotation lock the runbooks read lives in the console's store: one of this lab's own.
+  process.env.AUDIT_SQLITE_PATH = join(dirname(lab.configPath), 'console.sqlite');
   dbSg = await groupId('*linkbox-db-sg*');
   backendSg = await groupId('*linkbox-backend-sg*');
 });
@@ -47,9 +47,9 @@ afterAll(async () => {
       .concat(matrix.map((r) => line(r.fault, r.expected, r.got, r.ok ? 'ok' : 'MISMATCH')))
       .join('\n'),
   );
-  await rm(auditPath, { force: true });
-  await rm(`${auditPath}-wal`, { force: true });
-  await rm(`${auditPath}-shm`, { force: true });
+  // startTestLab's own afterAll is registered inside beforeAll, where vitest never runs it.
+  await lab?.stop();
+  if (lab) await rm(dirname(lab.configPath), { recursive: true, force: true });
 });
 
 // ---- the operator's tools ----
