@@ -72,7 +72,7 @@ async function scan(request: APIRequestContext, seeds: string[], baseURL: string
     const path = queue.shift()!;
     if (seen.has(path) || path.startsWith('/api/auth/signout')) continue;
     seen.add(path);
-    const variants = [
+    const variants: Array<{ what: string; headers: Record<string, string> }> = [
       { what: 'HTML', headers: {} },
       { what: 'RSC payload', headers: { RSC: '1' } },
     ];
