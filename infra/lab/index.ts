@@ -11,7 +11,7 @@ import { createFleet, createIamSimulator } from './hosts/index';
 import { startMoto, type Moto } from './moto';
 import { startDbNetwork, TUNNEL, type DbNetwork } from './network/db-network';
 import { assertPortFree } from './ports';
-import { startPostgres, type LabPostgres } from './postgres';
+import { generateUrlSafePassword, startPostgres } from './postgres';
 import { createRdsPhysics, type RdsPhysics } from './rds-physics';
 import { BACKEND_NAME, BACKEND_SG_NAME, DB_SG_NAME, PARAMETER_PREFIX, seedLinkBox } from './seed';
 
@@ -77,14 +77,18 @@ export async function startLab(overrides: Partial<LabOptions> = {}): Promise<Lab
   stack.push({ what: 'exit hook', stop: () => void process.removeListener('exit', onExit) });
 
   try {
+    // moto and PostgreSQL start side by side, and the seed runs while PostgreSQL initialises:
+    // the master password is chosen first so both can use it.
+    const masterPassword = generateUrlSafePassword();
+    const postgresStarting = startPostgres({ dataDir, masterPassword, log });
+    // If something else fails first, PostgreSQL is still stopped once it is up.
+    stack.push({ what: 'PostgreSQL', stop: async () => (await postgresStarting.catch(() => undefined))?.stop() });
+    postgresStarting.catch(() => undefined);
+
     const moto: Moto = await startMoto({ dataDir, log });
     pids.push(moto.pid);
     stack.push({ what: 'moto', stop: () => moto.stop() });
     log(`moto on ${moto.url}`);
-
-    const postgres: LabPostgres = await startPostgres({ dataDir, log });
-    stack.push({ what: 'PostgreSQL', stop: () => postgres.stop() });
-    log(`PostgreSQL on 127.0.0.1:${postgres.port}`);
 
     const faults = createFaultStore();
     const counters = createRequestCounters();
@@ -103,7 +107,8 @@ export async function startLab(overrides: Partial<LabOptions> = {}): Promise<Lab
     });
     stack.push({ what: 'gateway', stop: () => gateway.stop() });
 
-    const world = await seedLinkBox({ endpoint: gateway.url, region: options.region, masterPassword: postgres.initialMasterPassword });
+    const [world, postgres] = await Promise.all([seedLinkBox({ endpoint: gateway.url, region: options.region, masterPassword }), postgresStarting]);
+    log(`PostgreSQL on 127.0.0.1:${postgres.port}`);
     log(`seeded linkbox-db, ${world.instances.length} backend instances and ${PARAMETER_PREFIX}/*`);
 
     const network: DbNetwork = await startDbNetwork({

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, settlesWithin, sleep } from './ports';
+import { freePort, killLeftover, settlesWithin, sleep } from './ports';
 
 // moto_server does the AWS APIs; the lab only starts it on a private port and stops it again.
 
@@ -22,12 +22,26 @@ export interface Moto {
 const READY_TIMEOUT_MS = 30_000;
 
 export async function startMoto(options: { dataDir: string; log: (line: string) => void }): Promise<Moto> {
+  const pidFile = join(options.dataDir, 'moto.pid');
+  try {
+    if (killLeftover(Number.parseInt(readFileSync(pidFile, 'utf8'), 10), 'moto_server')) options.log('stopped a moto left running by an earlier lab');
+  } catch {
+    // no earlier moto
+  }
   // The port is picked before moto binds it, so another process can take it in between: retry then.
   let lastError: Error | undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
     try {
-      return await startOn(port, options.dataDir);
+      const moto = await startOn(port, options.dataDir);
+      writeFileSync(pidFile, `${moto.pid}\n`);
+      return {
+        ...moto,
+        stop: async () => {
+          await moto.stop();
+          rmSync(pidFile, { force: true });
+        },
+      };
     } catch (err) {
       if (err instanceof MotoNotInstalledError) throw err;
       lastError = err as Error;

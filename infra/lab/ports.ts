@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 // Small helpers for the lab's local listeners: everything binds to 127.0.0.1 only.
@@ -56,5 +57,26 @@ export async function settlesWithin(promise: Promise<unknown>, ms: number): Prom
     ]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * Stops a process a crashed lab left behind (its pid read from a file in the data dir), but only
+ * if that pid still runs the program we expect: pids are reused.
+ */
+export function killLeftover(pid: number, commandLineIncludes: string, signal: NodeJS.Signals = 'SIGTERM'): boolean {
+  if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid) return false;
+  let commandLine: string;
+  try {
+    commandLine = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return false; // gone, or not a system with /proc: nothing we can safely identify
+  }
+  if (!commandLine.includes(commandLineIncludes)) return false;
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -4,7 +4,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
-import { freePort, settlesWithin, sleep } from './ports';
+import { freePort, killLeftover, settlesWithin, sleep } from './ports';
 
 // The real PostgreSQL behind the lab's RDS instance and the seed's docker-compose database.
 // It holds the RDS master password, so nothing here ever logs a statement or a password.
@@ -61,7 +61,7 @@ function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
 
 const READY_TIMEOUT_MS = 30_000;
 
-export async function startPostgres(options: { dataDir: string; log: (line: string) => void }): Promise<LabPostgres> {
+export async function startPostgres(options: { dataDir: string; masterPassword: string; log: (line: string) => void }): Promise<LabPostgres> {
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const databaseDir = resolve(options.dataDir, 'postgres');
   const logPath = join(options.dataDir, 'postgres.log');
@@ -124,7 +124,7 @@ export async function startPostgres(options: { dataDir: string; log: (line: stri
         await client.end().catch(() => undefined);
       }
     };
-    const initialMasterPassword = generateUrlSafePassword();
+    const initialMasterPassword = options.masterPassword;
     try {
       await admin(
         `CREATE ROLE ${pg.escapeIdentifier(MASTER_USERNAME)} LOGIN CREATEDB CREATEROLE PASSWORD ${pg.escapeLiteral(initialMasterPassword)}`,
@@ -169,13 +169,7 @@ function killPostmaster(databaseDir: string, signal: NodeJS.Signals): boolean {
   } catch {
     return false;
   }
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, signal);
-    return true;
-  } catch {
-    return false;
-  }
+  return killLeftover(pid, databaseDir, signal);
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

@@ -40,105 +40,118 @@ export async function seedLinkBox(options: { endpoint: string; region: string; m
     const nameTag = (resource: 'vpc' | 'subnet' | 'security-group' | 'instance', name: string) => [
       { ResourceType: resource, Tags: [{ Key: 'Name', Value: name }, { Key: 'Project', Value: 'linkbox' }] },
     ];
-    const { Account: accountId } = await sts.send(new GetCallerIdentityCommand({}));
-
-    const { Vpc } = await ec2.send(new CreateVpcCommand({ CidrBlock: '10.0.0.0/16', TagSpecifications: nameTag('vpc', 'linkbox-vpc') }));
-    const vpcId = Vpc!.VpcId!;
-    const subnetIds: string[] = [];
-    for (const [i, zone] of ['a', 'b'].entries()) {
-      const { Subnet } = await ec2.send(
-        new CreateSubnetCommand({
-          VpcId: vpcId,
-          CidrBlock: `10.0.${i + 1}.0/24`,
-          AvailabilityZone: `${options.region}${zone}`,
-          TagSpecifications: nameTag('subnet', `linkbox-private-${zone}`),
+    // Independent resources are created side by side: start-up time is mostly this seed.
+    const createRoleAndProfile = async () => {
+      await iam.send(
+        new CreateRoleCommand({
+          RoleName: BACKEND_ROLE,
+          AssumeRolePolicyDocument: JSON.stringify({
+            Version: '2012-10-17',
+            Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+          }),
         }),
       );
-      subnetIds.push(Subnet!.SubnetId!);
-    }
-    await rds.send(
-      new CreateDBSubnetGroupCommand({ DBSubnetGroupName: 'linkbox-db-subnets', DBSubnetGroupDescription: 'LinkBox private subnets', SubnetIds: subnetIds }),
-    );
+      await Promise.all([
+        iam.send(
+          new PutRolePolicyCommand({
+            RoleName: BACKEND_ROLE,
+            PolicyName: 'linkbox-ssm-parameters',
+            PolicyDocument: JSON.stringify({
+              Version: '2012-10-17',
+              Statement: [
+                { Effect: 'Allow', Action: ['ssm:GetParameter', 'ssm:GetParameters'], Resource: `arn:aws:ssm:${options.region}:${accountId}:parameter${PARAMETER_PREFIX}/*` },
+                { Effect: 'Allow', Action: ['kms:Decrypt'], Resource: '*' },
+              ],
+            }),
+          }),
+        ),
+        (async () => {
+          await iam.send(new CreateInstanceProfileCommand({ InstanceProfileName: BACKEND_PROFILE }));
+          await iam.send(new AddRoleToInstanceProfileCommand({ InstanceProfileName: BACKEND_PROFILE, RoleName: BACKEND_ROLE }));
+        })(),
+      ]);
+    };
 
-    const backendSg = await ec2.send(
-      new CreateSecurityGroupCommand({ GroupName: BACKEND_SG_NAME, Description: 'LinkBox backend instances', VpcId: vpcId, TagSpecifications: nameTag('security-group', BACKEND_SG_NAME) }),
-    );
-    const dbSg = await ec2.send(
-      new CreateSecurityGroupCommand({ GroupName: DB_SG_NAME, Description: 'LinkBox RDS PostgreSQL', VpcId: vpcId, TagSpecifications: nameTag('security-group', DB_SG_NAME) }),
-    );
-    await ec2.send(
-      new AuthorizeSecurityGroupIngressCommand({
-        GroupId: dbSg.GroupId,
-        // No Description on the pair: moto only revokes a described rule when the revoke repeats
-        // the description, and operators revoke with --source-group alone.
-        IpPermissions: [{ IpProtocol: 'tcp', FromPort: DB_PORT, ToPort: DB_PORT, UserIdGroupPairs: [{ GroupId: backendSg.GroupId }] }],
-      }),
-    );
+    const { Account: accountId } = await sts.send(new GetCallerIdentityCommand({}));
+    const [{ Vpc }, { Images }] = await Promise.all([
+      ec2.send(new CreateVpcCommand({ CidrBlock: '10.0.0.0/16', TagSpecifications: nameTag('vpc', 'linkbox-vpc') })),
+      ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] })),
+    ]);
+    const vpcId = Vpc!.VpcId!;
+    const imageId = Images?.find((i) => i.ImageId)?.ImageId ?? 'ami-12c6146b';
+    const roleReady = createRoleAndProfile();
 
-    await iam.send(
-      new CreateRoleCommand({
-        RoleName: BACKEND_ROLE,
-        AssumeRolePolicyDocument: JSON.stringify({
-          Version: '2012-10-17',
-          Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+    const [subnets, backendSg, dbSg] = await Promise.all([
+      // Subnet order is instance order: the first backend (the tunnel's carrier) lives in 10.0.1.0/24.
+      Promise.all(
+        ['a', 'b'].map((zone, i) =>
+          ec2.send(
+            new CreateSubnetCommand({
+              VpcId: vpcId,
+              CidrBlock: `10.0.${i + 1}.0/24`,
+              AvailabilityZone: `${options.region}${zone}`,
+              TagSpecifications: nameTag('subnet', `linkbox-private-${zone}`),
+            }),
+          ),
+        ),
+      ),
+      ec2.send(new CreateSecurityGroupCommand({ GroupName: BACKEND_SG_NAME, Description: 'LinkBox backend instances', VpcId: vpcId, TagSpecifications: nameTag('security-group', BACKEND_SG_NAME) })),
+      ec2.send(new CreateSecurityGroupCommand({ GroupName: DB_SG_NAME, Description: 'LinkBox RDS PostgreSQL', VpcId: vpcId, TagSpecifications: nameTag('security-group', DB_SG_NAME) })),
+    ]);
+    const subnetIds = subnets.map((s) => s.Subnet!.SubnetId!);
+
+    await Promise.all([
+      rds.send(new CreateDBSubnetGroupCommand({ DBSubnetGroupName: 'linkbox-db-subnets', DBSubnetGroupDescription: 'LinkBox private subnets', SubnetIds: subnetIds })),
+      ec2.send(
+        new AuthorizeSecurityGroupIngressCommand({
+          GroupId: dbSg.GroupId,
+          // No Description on the pair: moto only revokes a described rule when the revoke repeats
+          // the description, and operators revoke with --source-group alone.
+          IpPermissions: [{ IpProtocol: 'tcp', FromPort: DB_PORT, ToPort: DB_PORT, UserIdGroupPairs: [{ GroupId: backendSg.GroupId }] }],
         }),
-      }),
-    );
-    await iam.send(
-      new PutRolePolicyCommand({
-        RoleName: BACKEND_ROLE,
-        PolicyName: 'linkbox-ssm-parameters',
-        PolicyDocument: JSON.stringify({
-          Version: '2012-10-17',
-          Statement: [
-            { Effect: 'Allow', Action: ['ssm:GetParameter', 'ssm:GetParameters'], Resource: `arn:aws:ssm:${options.region}:${accountId}:parameter${PARAMETER_PREFIX}/*` },
-            { Effect: 'Allow', Action: ['kms:Decrypt'], Resource: '*' },
-          ],
-        }),
-      }),
-    );
-    await iam.send(new CreateInstanceProfileCommand({ InstanceProfileName: BACKEND_PROFILE }));
-    await iam.send(new AddRoleToInstanceProfileCommand({ InstanceProfileName: BACKEND_PROFILE, RoleName: BACKEND_ROLE }));
+      ),
+      roleReady,
+    ]);
 
-    const created = await rds.send(
-      new CreateDBInstanceCommand({
-        DBInstanceIdentifier: RDS_INSTANCE_ID,
-        Engine: 'postgres',
-        EngineVersion: '17.2',
-        DBInstanceClass: 'db.t3.micro',
-        AllocatedStorage: 20,
-        MasterUsername: MASTER_USERNAME,
-        MasterUserPassword: options.masterPassword,
-        DBName: MASTER_DATABASE,
-        Port: DB_PORT,
-        PubliclyAccessible: false,
-        VpcSecurityGroupIds: [dbSg.GroupId!],
-        DBSubnetGroupName: 'linkbox-db-subnets',
-        Tags: [{ Key: 'Name', Value: RDS_INSTANCE_ID }, { Key: 'Project', Value: 'linkbox' }],
-      }),
-    );
+    const [created, ...runs] = await Promise.all([
+      rds.send(
+        new CreateDBInstanceCommand({
+          DBInstanceIdentifier: RDS_INSTANCE_ID,
+          Engine: 'postgres',
+          EngineVersion: '17.2',
+          DBInstanceClass: 'db.t3.micro',
+          AllocatedStorage: 20,
+          MasterUsername: MASTER_USERNAME,
+          MasterUserPassword: options.masterPassword,
+          DBName: MASTER_DATABASE,
+          Port: DB_PORT,
+          PubliclyAccessible: false,
+          VpcSecurityGroupIds: [dbSg.GroupId!],
+          DBSubnetGroupName: 'linkbox-db-subnets',
+          Tags: [{ Key: 'Name', Value: RDS_INSTANCE_ID }, { Key: 'Project', Value: 'linkbox' }],
+        }),
+      ),
+      ...subnetIds.map((subnetId) =>
+        ec2.send(
+          new RunInstancesCommand({
+            ImageId: imageId,
+            InstanceType: 't3.micro',
+            MinCount: 1,
+            MaxCount: 1,
+            SubnetId: subnetId,
+            SecurityGroupIds: [backendSg.GroupId!],
+            IamInstanceProfile: { Name: BACKEND_PROFILE },
+            TagSpecifications: nameTag('instance', BACKEND_NAME),
+          }),
+        ),
+      ),
+    ]);
     const endpointAddress = created.DBInstance?.Endpoint?.Address;
     if (!endpointAddress) throw new Error('moto created linkbox-db without an endpoint address');
-
-    const { Images } = await ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }));
-    const imageId = Images?.find((i) => i.ImageId)?.ImageId ?? 'ami-12c6146b';
-    const instances: SeededWorld['instances'] = [];
-    for (const subnetId of subnetIds) {
-      const run = await ec2.send(
-        new RunInstancesCommand({
-          ImageId: imageId,
-          InstanceType: 't3.micro',
-          MinCount: 1,
-          MaxCount: 1,
-          SubnetId: subnetId,
-          SecurityGroupIds: [backendSg.GroupId!],
-          IamInstanceProfile: { Name: BACKEND_PROFILE },
-          TagSpecifications: nameTag('instance', BACKEND_NAME),
-        }),
-      );
+    const instances: SeededWorld['instances'] = runs.map((run) => {
       const instance = run.Instances![0]!;
-      instances.push({ id: instance.InstanceId!, name: BACKEND_NAME, privateIp: instance.PrivateIpAddress! });
-    }
+      return { id: instance.InstanceId!, name: BACKEND_NAME, privateIp: instance.PrivateIpAddress! };
+    });
 
     const parameters: Array<[string, string, 'String' | 'SecureString']> = [
       ['db-endpoint', endpointAddress, 'String'],
@@ -146,9 +159,11 @@ export async function seedLinkBox(options: { endpoint: string; region: string; m
       ['db-password', options.masterPassword, 'SecureString'],
       ['db-name', MASTER_DATABASE, 'String'],
     ];
-    for (const [name, value, type] of parameters) {
-      await ssm.send(new PutParameterCommand({ Name: `${PARAMETER_PREFIX}/${name}`, Value: value, Type: type, Description: `LinkBox ${name}` }));
-    }
+    await Promise.all(
+      parameters.map(([name, value, type]) =>
+        ssm.send(new PutParameterCommand({ Name: `${PARAMETER_PREFIX}/${name}`, Value: value, Type: type, Description: `LinkBox ${name}` })),
+      ),
+    );
 
     return {
       accountId: accountId!,
