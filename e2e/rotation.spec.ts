@@ -115,7 +115,7 @@ test('a viewer sees no rotate link or button, and a forged POST of the real acti
   const submitted = operator.waitForRequest((r) => r.method() === 'POST' && !!r.headers()['next-action']);
   await operator.getByRole('button', { name: 'Start rotation' }).click();
   const actionId = (await submitted).headers()['next-action']!;
-  await expect(operator.getByRole('alert')).toContainText('The confirmation does not match');
+  await expect(operator.getByRole('alert').filter({ hasText: 'The confirmation does not match' })).toBeVisible();
   await operator.context().close();
 
   const viewer = await signedInPage(browser, 'viewer', `/environments/${ENV}`);

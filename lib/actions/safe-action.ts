@@ -173,8 +173,7 @@ function pageFor(definition: { page: (environment: string) => string }, environm
 
 /**
  * FormData (a form), or a plain object (a forged or scripted call), into one flat object of strings.
- * Files and repeated fields are refused: no honest form here sends either. React's own
- * `$ACTION_` bookkeeping fields never get here (its decoder strips them).
+ * Files and repeated fields are refused: no honest form here sends either.
  */
 export function payloadToObject(payload: unknown): Record<string, unknown> {
   if (payload instanceof FormData) {
@@ -184,6 +183,9 @@ export function payloadToObject(payload: unknown): Record<string, unknown> {
       if (typeof value !== 'string') throw new Refusal('This form does not take files.', 'the request carried a file');
       bytes += Buffer.byteLength(key) + Buffer.byteLength(value);
       if (bytes > MAX_ACTION_INPUT_BYTES) throw tooLarge();
+      // A server-rendered form carries React's hidden $ACTION_ fields for progressive enhancement;
+      // once hydrated, React submits them along with the user's fields. They name the action, not input.
+      if (key.startsWith('$ACTION_')) continue;
       if (Object.hasOwn(out, key)) throw new Refusal('The request repeats a field.', 'the request repeated a field');
       out[key] = value;
     }

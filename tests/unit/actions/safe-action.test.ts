@@ -114,6 +114,13 @@ describe('the action builder', () => {
     expect(ctx.input).toEqual({ environment: 'production', confirmEnvironment: 'production' });
   });
 
+  it("ignores React's hidden $ACTION_ fields, which a server-rendered form submits after hydration", async () => {
+    const { action, run } = probeAction();
+    const state = await action({}, form({ $ACTION_REF_1: '', '$ACTION_1:0': '{"id":"abc","bound":"$@1"}', '$ACTION_1:1': '[{}]', $ACTION_KEY: 'k0', ...valid }));
+    expect(state).toEqual({ ok: true, message: 'ran' });
+    expect(run.mock.calls[0]![0].input).toEqual({ environment: 'production', confirmEnvironment: 'production' });
+  });
+
   it('accepts the same input as a plain object, as a scripted call sends it', async () => {
     const { action, run } = probeAction();
     expect(await action(undefined, { ...valid })).toEqual({ ok: true, message: 'ran' });
