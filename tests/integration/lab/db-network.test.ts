@@ -103,3 +103,13 @@ describe('the DB network', () => {
     await loginBecomes('ok', 'connections after the reboot');
   });
 });
+
+describe('the local world', () => {
+  it('is the docker-compose database: linkbox_user / linkbox_password on linkbox_dev, at the DATABASE_URL the .env holds', async () => {
+    const url = new URL(lab.local.databaseUrl);
+    expect(url.username).toBe('linkbox_user');
+    expect(url.pathname).toBe('/linkbox_dev');
+    expect(await tryDbLogin(lab, 'linkbox_password', { user: 'linkbox_user', database: 'linkbox_dev', route: { host: url.hostname, port: Number(url.port) } })).toBe('ok');
+    expect(await tryDbLogin(lab, 'wrong-password', { user: 'linkbox_user', database: 'linkbox_dev', route: { host: url.hostname, port: Number(url.port) } })).toBe('auth-failed');
+  });
+});
