@@ -156,9 +156,10 @@ export async function startLab(overrides: Partial<LabOptions> = {}): Promise<Lab
     gateway.use((call) => activeFleet.interceptor(call));
     const iamSimulator = createIamSimulator({ motoEndpoint: moto.url });
     gateway.use((call) => iamSimulator(call));
+    // Registered before start: a start that fails half-way still stops the hosts it started.
+    stack.push({ what: 'backend hosts', stop: () => activeFleet.stop() });
     // The interceptor is in place before the hosts start: their first act is reading SSM.
     await activeFleet.start();
-    stack.push({ what: 'backend hosts', stop: () => activeFleet.stop() });
 
     const tunnel = network.route(TUNNEL);
     const configPath = join(dataDir, 'console.config.json');
