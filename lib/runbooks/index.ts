@@ -1,9 +1,10 @@
 import 'server-only';
+import { cached } from '@/lib/aws/cache';
 import { assertRole, type Caller } from '@/lib/auth/caller';
 import { createAwsContext, createLocalContext, type AwsCheckContext, type LocalCheckContext } from '@/lib/checks/context';
 import { CHECK_IDS, type CheckId, type CheckResult, type EnvironmentStatus } from '@/lib/checks/types';
 import { getConfig, getEnvironment } from '@/lib/config/load';
-import type { EnvironmentConfig } from '@/lib/config/schema';
+import type { AwsEnvironmentConfig, EnvironmentConfig } from '@/lib/config/schema';
 import { getEnvironmentStatus } from '@/lib/status';
 import { authenticationFailed } from './authentication-failed';
 import { containerUnhealthy } from './container-unhealthy';
@@ -94,8 +95,11 @@ export class StepSession {
     readonly status: EnvironmentStatus,
     private readonly fresh: boolean,
   ) {
-    const budgetMs = getConfig().checkTimeoutMs;
-    this.reads = env.kind === 'aws' ? createAwsContext(env, budgetMs, fresh) : createLocalContext(env, budgetMs, fresh);
+    const config = getConfig();
+    this.reads =
+      env.kind === 'aws'
+        ? sharedAwsReads(env, config.checkTimeoutMs, fresh, config.cacheTtlSeconds * 1000)
+        : createLocalContext(env, config.checkTimeoutMs, fresh);
   }
 
   async result(step: StepDefinition): Promise<StepResult> {
@@ -118,6 +122,23 @@ export class StepSession {
     if (def.kind === 'local' && this.reads.kind === 'local') return runWithinBudget(def.run, { ...base, env: this.reads.env, reads: this.reads });
     return Promise.resolve({ status: 'skip', summary: `Not a step for a ${this.env.kind} environment`, evidence: {}, durationMs: 0 });
   }
+}
+
+/**
+ * The status engine's readers, with the plain Describe/Get reads kept in the shared cache for the
+ * TTL, so a diagnosis opened again within it repeats no AWS call. Assigned onto the context itself
+ * because its container reader calls `backendInstances()` through it.
+ */
+function sharedAwsReads(env: AwsEnvironmentConfig, budgetMs: number, fresh: boolean, ttlMs: number): AwsCheckContext {
+  const reads = createAwsContext(env, budgetMs, fresh);
+  const share = <T>(what: string, load: () => Promise<T>) => {
+    let value: Promise<T> | undefined;
+    return () => (value ??= cached(`runbooks:${env.name}:${what}`, ttlMs, load, { fresh }).then((c) => c.value));
+  };
+  reads.parameters = share('parameters', reads.parameters);
+  reads.dbInstance = share('db-instance', reads.dbInstance);
+  reads.backendInstances = share('backend-instances', reads.backendInstances);
+  return reads;
 }
 
 function fromCheck(step: StepDefinition, check: CheckResult | undefined): StepResult {

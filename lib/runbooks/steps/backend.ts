@@ -26,8 +26,7 @@ function aws(env: AwsEnvironmentConfig, rest: string): string {
 
 /** The db-endpoint the backends read: what their nc must reach. */
 async function ssmDbEndpoint(ctx: Ctx): Promise<string | null> {
-  const { value } = await cached(`runbooks:${ctx.env.name}:parameters`, ctx.ttlMs, () => ctx.reads.parameters(), { fresh: ctx.fresh });
-  return value.parameters['db-endpoint']?.value ?? null;
+  return (await ctx.reads.parameters()).parameters['db-endpoint']?.value ?? null;
 }
 
 // ---- Run Command ----
