@@ -53,7 +53,7 @@ export function AuditTable({ entries }: { entries: AuditEntry[] }) {
                 <td className="px-2 py-1.5 font-mono text-xs whitespace-nowrap text-slate-700">
                   <time dateTime={e.at}>{dateTime(e.at)}</time>
                 </td>
-                <td className="px-2 py-1.5 font-mono text-xs break-all">{e.actor}</td>
+                <td className="px-2 py-1.5 font-mono text-xs whitespace-nowrap">{e.actor}</td>
                 <td className="px-2 py-1.5 text-xs">{e.role ?? '—'}</td>
                 <td className="px-2 py-1.5 font-mono text-xs whitespace-nowrap">{e.action}</td>
                 <td className="px-2 py-1.5 text-xs">{e.environment ?? '—'}</td>
