@@ -78,7 +78,12 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop(0));
 
   try {
-    lab = await startLab({ dataDir, log: (line) => console.log(`[lab] ${line}`) });
+    lab = await startLab({
+      dataDir,
+      gatewayPort: Number(process.env.LAB_GATEWAY_PORT ?? 4566),
+      localBackendPort: Number(process.env.LAB_LOCAL_BACKEND_PORT ?? 8000),
+      log: (line) => console.log(`[lab] ${line}`),
+    });
   } catch (err) {
     console.error(`The lab did not start: ${(err as Error).message}`);
     process.exit(1);
