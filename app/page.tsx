@@ -61,8 +61,8 @@ export default async function EnvironmentsPage() {
                   <th scope="row" className="px-3 py-2 font-semibold">
                     <Link href={`/environments/${encodeURIComponent(status.environment)}`} className="text-sky-800 underline-offset-2 hover:underline">
                       {status.environment}
-                    </Link>
-                    <span className="ml-2 rounded bg-slate-100 px-1 py-0.5 font-mono text-[11px] font-normal text-slate-600">{status.kind}</span>
+                    </Link>{' '}
+                    <span className="ml-1 rounded bg-slate-100 px-1 py-0.5 font-mono text-[11px] font-normal text-slate-600">{status.kind}</span>
                   </th>
                   <td className="px-3 py-2">
                     <OverallStatusBadge overall={status.overall} />

@@ -3,9 +3,19 @@ import { CheckStatusBadge } from './status-badge';
 import { CopyButton } from './copy-button';
 import { SECTIONS, checkTitle, sectionOf, type Section } from './check-names';
 
-function EvidenceList({ evidence }: { evidence: Evidence }) {
+/** Evidence of a passing check starts folded so a healthy page stays dense; anything else starts open. */
+function EvidenceList({ evidence, open }: { evidence: Evidence; open: boolean }) {
   const entries = Object.entries(evidence);
   if (entries.length === 0) return null;
+  return (
+    <details open={open} className="group mt-1">
+      <summary className="cursor-pointer select-none text-xs text-slate-500 hover:text-slate-800">Evidence ({entries.length})</summary>
+      <EvidenceEntries entries={entries} />
+    </details>
+  );
+}
+
+function EvidenceEntries({ entries }: { entries: Array<[string, Evidence[string]]> }) {
   return (
     <dl className="mt-1.5 grid grid-cols-1 gap-x-4 gap-y-0.5 font-mono text-xs text-slate-700 sm:grid-cols-[minmax(8rem,max-content)_1fr]">
       {entries.map(([key, value]) => (
@@ -59,7 +69,7 @@ export function CheckRow({ check, isRootCause }: { check: CheckResult; isRootCau
           )}
         </div>
         <p className="mt-1 text-sm text-slate-800">{check.summary}</p>
-        <EvidenceList evidence={check.evidence} />
+        <EvidenceList evidence={check.evidence} open={check.status !== 'pass'} />
         {check.fix && check.status !== 'pass' && <Fix fix={check.fix} />}
       </article>
     </li>

@@ -1,0 +1,111 @@
+import { mkdirSync } from 'node:fs';
+import { expect, test, type Page } from '@playwright/test';
+import { signIn, signOut } from './support/auth';
+import { restoreIngress, revokeBackendIngress, type RevokedRule } from './support/lab';
+
+// The status console end to end: the lab's real AWS APIs, PostgreSQL and backends, the console built
+// and started by `npm start`, Debian Chromium. Specs share one lab, so this one restores what it breaks.
+
+const ARTIFACTS = 'e2e/artifacts';
+
+function environmentRow(page: Page, name: string) {
+  return page.getByRole('row').filter({ has: page.getByRole('rowheader', { name: new RegExp(`^${name}\\b`) }) });
+}
+
+async function screenshot(page: Page, name: string, testInfo: import('@playwright/test').TestInfo) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const path = `${ARTIFACTS}/${name}.png`;
+  await page.screenshot({ path, fullPage: true });
+  await testInfo.attach(name, { path, contentType: 'image/png' });
+}
+
+test('a viewer sees production and local healthy, production broken at sg.backend-ingress once the DB group stops admitting the backends, then signs out', async ({
+  page,
+}, testInfo) => {
+  await signIn(page, 'viewer');
+
+  await expect(page.getByRole('heading', { level: 1, name: 'Environments' })).toBeVisible();
+  await expect(environmentRow(page, 'production')).toContainText('Healthy');
+  await expect(environmentRow(page, 'local')).toContainText('Healthy');
+  await expect(environmentRow(page, 'production')).toContainText('None');
+
+  await page.getByRole('link', { name: 'production', exact: true }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'production' })).toBeVisible();
+  for (const section of ['SSM', 'RDS', 'Network', 'Database', 'Containers']) {
+    await expect(page.getByRole('region', { name: section })).toBeVisible();
+  }
+  await expect(page.getByRole('article', { name: /sg\.backend-ingress/ })).toContainText('Pass');
+  await expect(page.getByRole('region', { name: 'SSM' })).toContainText(/Password: SecureString, version \d+, changed (today|\d+ days? ago)/);
+  await expect(page.getByRole('link', { name: 'Rotate password' })).toHaveCount(0);
+  await screenshot(page, 'status-production-healthy', testInfo);
+
+  let revoked: RevokedRule | undefined;
+  try {
+    revoked = await revokeBackendIngress();
+    await page.getByRole('button', { name: 'Refresh now' }).click();
+
+    const ingress = page.getByRole('article', { name: /sg\.backend-ingress/ });
+    await expect(ingress).toContainText('Fail');
+    await expect(ingress).toContainText('Root cause');
+    await expect(ingress.locator('code').first()).toContainText('authorize-security-group-ingress');
+    const rootCause = page.getByRole('alert', { name: 'Root cause' });
+    await expect(rootCause).toContainText('sg.backend-ingress');
+    await expect(page.getByRole('main').locator('[data-overall]').first()).toHaveAttribute('data-overall', 'broken');
+    await screenshot(page, 'status-production-sg-revoked', testInfo);
+
+    await page.getByRole('link', { name: 'Environments' }).first().click();
+    await expect(environmentRow(page, 'production')).toContainText('sg.backend-ingress');
+    await expect(environmentRow(page, 'local')).toContainText('Healthy');
+  } finally {
+    if (revoked) await restoreIngress(revoked);
+  }
+
+  // The page comes back on its own once the rule is back: polling, no reload.
+  await page.getByRole('link', { name: 'production', exact: true }).click();
+  await page.getByRole('button', { name: 'Refresh now' }).click();
+  await expect(page.getByRole('article', { name: /sg\.backend-ingress/ })).toContainText('Pass');
+
+  await signOut(page);
+  await page.goto('/environments/production');
+  await expect(page).toHaveURL(/\/signin\?callbackUrl=%2Fenvironments%2Fproduction/);
+});
+
+test('an unknown environment is the not-found page, and its API answer is a 404 JSON error', async ({ page }) => {
+  await signIn(page, 'viewer');
+  const response = await page.goto('/environments/no-such-env');
+  expect(response?.status()).toBe(404);
+  await expect(page.getByRole('heading', { name: 'Not found' })).toBeVisible();
+
+  const api = await page.request.get('/api/v1/environments/no-such-env/status');
+  expect(api.status()).toBe(404);
+  expect(await api.json()).toEqual({ error: 'no environment named "no-such-env"' });
+});
+
+test('the JSON API gives a signed-in browser each check with id, status, summary and evidence, and fresh=1 refetches', async ({ page }) => {
+  await signIn(page, 'viewer');
+  const first = await page.request.get('/api/v1/environments/production/status');
+  expect(first.status()).toBe(200);
+  const body = (await first.json()) as { environment: string; overall: string; rootCause: string | null; checkedAt: string; checks: Array<Record<string, unknown>> };
+  expect(body).toMatchObject({ environment: 'production', overall: 'healthy', rootCause: null });
+  expect(body.checks.map((c) => c.id)).toContain('sg.backend-ingress');
+  for (const check of body.checks) expect(Object.keys(check)).toEqual(expect.arrayContaining(['id', 'status', 'summary', 'evidence']));
+
+  const fresh = (await (await page.request.get('/api/v1/environments/production/status?fresh=1')).json()) as { checkedAt: string };
+  expect(Date.parse(fresh.checkedAt)).toBeGreaterThan(Date.parse(body.checkedAt));
+
+  const list = (await (await page.request.get('/api/v1/environments')).json()) as { environments: Array<{ environment: string }> };
+  expect(list.environments.map((e) => e.environment).sort()).toEqual(['local', 'production']);
+});
+
+test('an operator is offered "Rotate password" and "Restart containers" on production; a viewer is not', async ({ page }) => {
+  await signIn(page, 'operator', '/environments/production');
+  const actions = page.getByRole('navigation', { name: 'Environment actions' });
+  await expect(actions.getByRole('link', { name: 'Rotate password' })).toHaveAttribute('href', '/environments/production/rotate');
+  await expect(actions.getByRole('link', { name: 'Restart containers' })).toBeVisible();
+  await signOut(page);
+
+  await signIn(page, 'viewer', '/environments/production');
+  await expect(page.getByRole('heading', { level: 1, name: 'production' })).toBeVisible();
+  await expect(page.getByRole('link', { name: 'Rotate password' })).toHaveCount(0);
+  await expect(page.getByRole('link', { name: 'Restart containers' })).toHaveCount(0);
+});

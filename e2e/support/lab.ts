@@ -1,0 +1,71 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+// The lab as an operator reaches it: its state endpoint, and the AWS CLI v2 pointed at its gateway.
+// Faults are caused the way they happen in life (aws ec2 revoke-security-group-ingress), not by switches.
+
+const run = promisify(execFile);
+
+export function labUrl(): string {
+  const url = process.env.E2E_LAB_URL;
+  if (!url) throw new Error('E2E_LAB_URL is not set: run the specs through playwright.config.ts, which starts the lab');
+  return url;
+}
+
+export async function labRegion(): Promise<string> {
+  const res = await fetch(`${labUrl()}/_lab/state`);
+  if (!res.ok) throw new Error(`the lab state endpoint answered ${res.status}`);
+  return ((await res.json()) as { region: string }).region;
+}
+
+/** `/usr/bin/aws` (v2; an old v1 is first on PATH) against the lab, JSON out. */
+export async function aws(...args: string[]): Promise<unknown> {
+  const region = await labRegion();
+  const { stdout } = await run('/usr/bin/aws', ['--endpoint-url', labUrl(), '--region', region, '--output', 'json', ...args], {
+    env: { ...process.env, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_PAGER: '' },
+  });
+  return stdout.trim() ? JSON.parse(stdout) : null;
+}
+
+interface IpPermission {
+  IpProtocol: string;
+  FromPort?: number;
+  ToPort?: number;
+  UserIdGroupPairs?: Array<{ GroupId?: string }>;
+}
+
+interface SecurityGroup {
+  GroupId: string;
+  IpPermissions: IpPermission[];
+}
+
+/** The DB security group found the way the seed's runbook finds it. */
+export async function databaseSecurityGroup(): Promise<SecurityGroup> {
+  const out = (await aws('ec2', 'describe-security-groups', '--filters', 'Name=tag:Name,Values=*linkbox-db-sg*')) as { SecurityGroups: SecurityGroup[] };
+  const group = out.SecurityGroups[0];
+  if (!group) throw new Error('the lab has no security group tagged *linkbox-db-sg*');
+  return group;
+}
+
+export interface RevokedRule {
+  groupId: string;
+  permissions: IpPermission[];
+}
+
+/** Removes the rule that admits the backend group to the database port; returns what to restore. */
+export async function revokeBackendIngress(): Promise<RevokedRule> {
+  const group = await databaseSecurityGroup();
+  const permissions = group.IpPermissions.filter((p) => (p.UserIdGroupPairs ?? []).length > 0).map((p) => ({
+    IpProtocol: p.IpProtocol,
+    FromPort: p.FromPort,
+    ToPort: p.ToPort,
+    UserIdGroupPairs: (p.UserIdGroupPairs ?? []).map((pair) => ({ GroupId: pair.GroupId })),
+  }));
+  if (permissions.length === 0) throw new Error(`${group.GroupId} admits no security group: the lab is not in its seeded state`);
+  await aws('ec2', 'revoke-security-group-ingress', '--group-id', group.GroupId, '--ip-permissions', JSON.stringify(permissions));
+  return { groupId: group.GroupId, permissions };
+}
+
+export async function restoreIngress(rule: RevokedRule): Promise<void> {
+  await aws('ec2', 'authorize-security-group-ingress', '--group-id', rule.groupId, '--ip-permissions', JSON.stringify(rule.permissions));
+}
