@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { consoleConfigSchema } from '../../lib/config/schema';
 import type { Fleet, Lab, LabOptions, LabState } from './contract';
 import { createRequestCounters } from './gateway/counters';
+import { createRevokeByWhatItAdmits } from './gateway/ec2-revoke';
 import { createFaultStore } from './gateway/faults';
 import { startGateway, type Gateway } from './gateway/server';
 import { createFleet, createIamSimulator } from './hosts/index';
@@ -134,6 +135,9 @@ export async function startLab(overrides: Partial<LabOptions> = {}): Promise<Lab
     });
     stack.push({ what: 'RDS physics', stop: () => physics.stop() });
     gateway.use(physics.handler);
+    const revoke = createRevokeByWhatItAdmits(moto.url, options.region);
+    stack.push({ what: 'EC2 revoke', stop: () => revoke.stop() });
+    gateway.use(revoke.handler);
 
     const envFile = join(dataDir, 'local', '.env');
     await mkdir(join(dataDir, 'local'), { recursive: true });

@@ -3,7 +3,7 @@ import { DescribeDBInstancesCommand, RDSClient, RebootDBInstanceCommand, StartDB
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startTestLab, tryDbLogin, type TestLab } from '../support/lab';
+import { awsCli, eventually, startTestLab, tryDbLogin, type TestLab } from '../support/lab';
 
 // The network in front of the RDS endpoint: security group ingress as EC2 reports it decides who
 // gets through (blocked hangs), and a stopped or rebooting instance refuses connections.
@@ -38,6 +38,13 @@ afterAll(() => {
 const login = () => tryDbLogin(lab, password, { noAnswerAfterMs: 1500 });
 const loginBecomes = (outcome: string, what: string) => eventually(async () => ((await login()) === outcome ? outcome : undefined), what);
 const status = async () => (await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'linkbox-db' }))).DBInstances![0]!.DBInstanceStatus;
+
+/** Revokes every ingress rule of the DB group exactly as EC2 describes it. */
+async function clearIngress(): Promise<void> {
+  const groups = await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [dbGroupId] }));
+  const permissions = groups.SecurityGroups![0]!.IpPermissions ?? [];
+  if (permissions.length > 0) await ec2.send(new RevokeSecurityGroupIngressCommand({ GroupId: dbGroupId, IpPermissions: permissions }));
+}
 
 async function openSession(): Promise<pg.Client> {
   const client = new pg.Client({ host: lab.db.host, port: lab.db.port, user: 'linkbox', password, database: 'linkbox' });
@@ -75,6 +82,26 @@ describe('the DB network', () => {
     await loginBecomes('ok', 'the CIDR rule for the carrier\'s subnet to admit the tunnel');
     await ec2.send(new RevokeSecurityGroupIngressCommand({ GroupId: dbGroupId, IpPermissions: dbPortRule({ IpRanges: [{ CidrIp: '10.0.1.0/24' }, { CidrIp: '10.0.2.0/24' }] }) }));
     await loginBecomes('no-answer', 'the CIDR rules to be gone');
+  });
+
+  it('revokes a group rule someone added with a description by the group alone, as AWS does', async () => {
+    await clearIngress();
+    const add = await awsCli(lab, [
+      'ec2', 'authorize-security-group-ingress', '--group-id', dbGroupId,
+      '--ip-permissions', `IpProtocol=tcp,FromPort=5432,ToPort=5432,UserIdGroupPairs=[{GroupId=${backendGroupId},Description=backend-app}]`,
+    ]);
+    expect(add.code, add.stderr).toBe(0);
+    await loginBecomes('ok', 'the described rule to admit the tunnel');
+
+    const revoke = await awsCli(lab, ['ec2', 'revoke-security-group-ingress', '--group-id', dbGroupId, '--protocol', 'tcp', '--port', '5432', '--source-group', backendGroupId]);
+    expect(revoke.code, revoke.stderr).toBe(0);
+    const groups = await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [dbGroupId] }));
+    expect(groups.SecurityGroups![0]!.IpPermissions).toEqual([]);
+    await loginBecomes('no-answer', 'the revoke to block the tunnel');
+
+    const again = await awsCli(lab, ['ec2', 'revoke-security-group-ingress', '--group-id', dbGroupId, '--protocol', 'tcp', '--port', '5432', '--source-group', backendGroupId]);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toContain('InvalidPermission.NotFound');
   });
 
   it('admits the tunnel again once the backend group is re-authorised', async () => {
