@@ -19,9 +19,12 @@ export function AppHeader({ caller }: { caller: Caller | null }) {
           LinkBox Ops Console
         </Link>
         {caller && (
-          <nav aria-label="Main" className="text-sm">
+          <nav aria-label="Main" className="flex gap-3 text-sm">
             <Link href="/" className="text-slate-300 hover:text-white">
               Environments
+            </Link>
+            <Link href="/audit" className="text-slate-300 hover:text-white">
+              Audit log
             </Link>
           </nav>
         )}
