@@ -7,6 +7,8 @@ const nextConfig = {
   poweredByHeader: false,
   reactStrictMode: true,
   devIndicators: false,
+  // The build type-checks the console only; `npm run typecheck` covers tests, lab and scripts.
+  typescript: { tsconfigPath: 'tsconfig.next.json' },
 };
 
 export default nextConfig;

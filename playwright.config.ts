@@ -16,6 +16,7 @@ process.env.E2E_CONSOLE_LOG = `${dataDir}/console.log`;
 process.env.LAB_VIEWER_PASSWORD ??= 'viewer-e2e-password';
 process.env.LAB_OPERATOR_PASSWORD ??= 'operator-e2e-password';
 process.env.LAB_ADMIN_PASSWORD ??= 'admin-e2e-password';
+process.env.OPS_API_TOKENS ??= 'e2e:e2e-api-token-0123456789';
 
 export default defineConfig({
   testDir: 'e2e',
@@ -52,6 +53,7 @@ export default defineConfig({
       LAB_VIEWER_PASSWORD: process.env.LAB_VIEWER_PASSWORD,
       LAB_OPERATOR_PASSWORD: process.env.LAB_OPERATOR_PASSWORD,
       LAB_ADMIN_PASSWORD: process.env.LAB_ADMIN_PASSWORD,
+      OPS_API_TOKENS: process.env.OPS_API_TOKENS,
     },
   },
 });

@@ -103,7 +103,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     const db = new Kysely<StoreSchema>({ dialect: new PostgresDialect({ pool }) });
     store = { db, kind: 'postgres', location: redactUrl(options.databaseUrl), destroy: () => db.destroy() };
   } else {
-    const path = resolve(options.sqlitePath ?? '.data/console.sqlite');
+    const path = resolve(/*turbopackIgnore: true*/ options.sqlitePath ?? '.data/console.sqlite');
     mkdirSync(dirname(path), { recursive: true });
     const database = new Database(path);
     // WAL lets the console read progress while a rotation writes it; busy_timeout lets two processes

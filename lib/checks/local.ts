@@ -22,7 +22,7 @@ export interface DatabaseUrlSource {
 /** The DATABASE_URL the local backend uses, read the way python-dotenv reads a .env file. */
 export async function localDatabaseUrl(env: LocalCheckContext['env']): Promise<DatabaseUrlSource> {
   if (env.envFile) {
-    const path = resolve(env.envFile);
+    const path = resolve(/*turbopackIgnore: true*/ env.envFile);
     let text: string | null = null;
     try {
       text = await readFile(path, 'utf8');

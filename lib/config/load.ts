@@ -22,7 +22,8 @@ export class UnknownEnvironmentError extends Error {
 }
 
 export function configPath(): string {
-  return resolve(process.env.LINKBOX_CONFIG ?? 'linkbox.config.json');
+  // The path is the operator's, chosen at run time: keep the bundler from tracing the project for it.
+  return resolve(/*turbopackIgnore: true*/ process.env.LINKBOX_CONFIG ?? 'linkbox.config.json');
 }
 
 export function parseConfig(text: string, source = 'config'): ConsoleConfig {
@@ -51,7 +52,7 @@ export function getConfig(): ConsoleConfig {
   if (loaded?.path === path) return loaded.config;
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readFileSync(/*turbopackIgnore: true*/ path, 'utf8');
   } catch {
     throw new ConfigError(`cannot read the environments file ${path}: set LINKBOX_CONFIG, or run "npm start" to use the lab`);
   }
