@@ -1,0 +1,133 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import type { BenchLab } from './lab';
+import { killChild, onShutdown, track } from './shutdown';
+
+// The console as people reach it: a production build in a dist dir of the benchmarks' own
+// (.next-bench, built once when missing), `next start` on a free port, pointed at the benchmark's
+// lab, with lab accounts and an API token whose values never leave this process.
+
+export const DIST_DIR = process.env.BENCH_NEXT_DIST_DIR || '.next-bench';
+const NEXT_BIN = join('node_modules', 'next', 'dist', 'bin', 'next');
+
+export interface BenchConsole {
+  url: string;
+  /** `Authorization` header value for the JSON API (a viewer token). */
+  bearer: string;
+  /** Signs in a lab account through next-auth, as the sign-in form does; returns the Cookie header. */
+  signIn(role: 'viewer' | 'operator'): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function ensureBuild(): Promise<void> {
+  if (existsSync(join(DIST_DIR, 'BUILD_ID')) && process.env.BENCH_REBUILD !== '1') return;
+  console.log(`No console build in ${DIST_DIR}: building it once (next build, a few minutes on 2 cores)...`);
+  const started = Date.now();
+  await new Promise<void>((done, fail) => {
+    const child = track(spawn(process.execPath, [NEXT_BIN, 'build'], { env: { ...process.env, NEXT_DIST_DIR: DIST_DIR }, stdio: ['ignore', 'pipe', 'pipe'], detached: true }), true);
+    let output = '';
+    const keep = (chunk: Buffer) => void (output = (output + chunk.toString('utf8')).slice(-6000));
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+    child.on('exit', (code) => (code === 0 ? done() : fail(new Error(`next build exited with ${code}:\n${output}`))));
+  });
+  console.log(`built in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const probe = createServer();
+    probe.once('error', fail);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      probe.close(() => done(port));
+    });
+  });
+}
+
+export async function startConsole(lab: BenchLab): Promise<BenchConsole> {
+  await ensureBuild();
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const passwords = { viewer: randomBytes(12).toString('base64url'), operator: randomBytes(12).toString('base64url') };
+  const token = randomBytes(24).toString('base64url');
+  const log = createWriteStream(join(lab.dataDir, 'console.log'), { flags: 'a' });
+  const child = track(
+    spawn(process.execPath, [NEXT_BIN, 'start', '-H', '127.0.0.1', '-p', String(port)], {
+      env: {
+        ...process.env,
+        NODE_ENV: 'production',
+        NEXT_DIST_DIR: DIST_DIR,
+        LINKBOX_CONFIG: lab.configPath,
+        NEXTAUTH_URL: url,
+        NEXTAUTH_SECRET: randomBytes(32).toString('base64url'),
+        AUDIT_SQLITE_PATH: join(lab.dataDir, 'console.sqlite'),
+        LAB_VIEWER_PASSWORD: passwords.viewer,
+        LAB_OPERATOR_PASSWORD: passwords.operator,
+        LAB_ADMIN_PASSWORD: '',
+        OPS_API_TOKENS: `bench:${token}`,
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group, so stopping it also stops whatever next start forks.
+      detached: true,
+    }),
+    true,
+  );
+  child.stdout!.pipe(log);
+  child.stderr!.pipe(log);
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    killChild(child, 'SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    killChild(child, 'SIGKILL');
+  };
+  onShutdown('the console', stop);
+
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`next start exited with ${child.exitCode}; see ${join(lab.dataDir, 'console.log')}`);
+    try {
+      const res = await fetch(`${url}/signin`, { redirect: 'manual', signal: AbortSignal.timeout(3000) });
+      if (res.status < 500) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`the console did not answer at ${url}/signin within 90 s`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+
+  return {
+    url,
+    bearer: `Bearer ${token}`,
+    stop,
+    async signIn(role) {
+      const jar = new Map<string, string>();
+      const keep = (res: Response) => {
+        for (const c of res.headers.getSetCookie()) {
+          const [pair] = c.split(';');
+          const eq = pair!.indexOf('=');
+          jar.set(pair!.slice(0, eq), pair!.slice(eq + 1));
+        }
+      };
+      const cookie = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+      const csrf = await fetch(`${url}/api/auth/csrf`);
+      keep(csrf);
+      const { csrfToken } = (await csrf.json()) as { csrfToken: string };
+      const res = await fetch(`${url}/api/auth/callback/lab`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: cookie() },
+        body: new URLSearchParams({ csrfToken, email: `${role}@linkbox.lab`, password: passwords[role], callbackUrl: `${url}/`, json: 'true' }),
+      });
+      keep(res);
+      if (![...jar.keys()].some((k) => k.endsWith('next-auth.session-token'))) throw new Error(`signing in ${role}@linkbox.lab failed (HTTP ${res.status})`);
+      return cookie();
+    },
+  };
+}
