@@ -8,6 +8,7 @@ import { createRequestCounters } from './gateway/counters';
 import { createRevokeByWhatItAdmits } from './gateway/ec2-revoke';
 import { createFaultStore } from './gateway/faults';
 import { startGateway, type Gateway } from './gateway/server';
+import { startWatchdog } from './watchdog';
 import { createFleet, createIamSimulator } from './hosts/index';
 import { startMoto, type Moto } from './moto';
 import { startDbNetwork, TUNNEL, type DbNetwork } from './network/db-network';
@@ -76,18 +77,25 @@ export async function startLab(overrides: Partial<LabOptions> = {}): Promise<Lab
   };
   process.on('exit', onExit);
   stack.push({ what: 'exit hook', stop: () => void process.removeListener('exit', onExit) });
+  // And one killed outright (SIGKILL, a test runner's teardown) has them stopped by the watchdog.
+  const watchdog = startWatchdog();
+  stack.push({ what: 'watchdog', stop: () => watchdog.stop() });
 
   try {
     // moto and PostgreSQL start side by side, and the seed runs while PostgreSQL initialises:
     // the master password is chosen first so both can use it.
     const masterPassword = generateUrlSafePassword();
-    const postgresStarting = startPostgres({ dataDir, masterPassword, log });
+    const postgresStarting = startPostgres({ dataDir, masterPassword, log }).then((pg) => {
+      if (pg.pid) watchdog.watch(pg.pid, 'SIGINT', pg.databaseDir);
+      return pg;
+    });
     // If something else fails first, PostgreSQL is still stopped once it is up.
     stack.push({ what: 'PostgreSQL', stop: async () => (await postgresStarting.catch(() => undefined))?.stop() });
     postgresStarting.catch(() => undefined);
 
     const moto: Moto = await startMoto({ dataDir, log });
     pids.push(moto.pid);
+    watchdog.watch(moto.pid, 'SIGTERM', `-p ${moto.port}`);
     stack.push({ what: 'moto', stop: () => moto.stop() });
     log(`moto on ${moto.url}`);
 

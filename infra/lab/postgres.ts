@@ -27,6 +27,9 @@ export function generateUrlSafePassword(length = 32): string {
 export interface LabPostgres {
   host: string;
   port: number;
+  /** The postmaster's pid, and the data dir its command line carries. */
+  pid: number | undefined;
+  databaseDir: string;
   /** The RDS master user's password as set at seed time; RDS physics changes it later. */
   initialMasterPassword: string;
   localDatabaseUrl: string;
@@ -140,6 +143,8 @@ export async function startPostgres(options: { dataDir: string; masterPassword: 
     return {
       host: '127.0.0.1',
       port,
+      pid: postmasterPid(databaseDir),
+      databaseDir,
       initialMasterPassword,
       localDatabaseUrl: `postgresql://${LOCAL_USER}:${LOCAL_PASSWORD}@127.0.0.1:${port}/${LOCAL_DATABASE}`,
       runAsSuperuser: (sql) => admin(sql),
@@ -163,13 +168,17 @@ async function killStalePostmaster(databaseDir: string): Promise<void> {
 }
 
 function killPostmaster(databaseDir: string, signal: NodeJS.Signals): boolean {
-  let pid: number;
+  const pid = postmasterPid(databaseDir);
+  return pid !== undefined && killLeftover(pid, databaseDir, signal);
+}
+
+function postmasterPid(databaseDir: string): number | undefined {
   try {
-    pid = Number.parseInt(readFileSync(join(databaseDir, 'postmaster.pid'), 'utf8').split('\n')[0] ?? '', 10);
+    const pid = Number.parseInt(readFileSync(join(databaseDir, 'postmaster.pid'), 'utf8').split('\n')[0] ?? '', 10);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
   } catch {
-    return false;
+    return undefined;
   }
-  return killLeftover(pid, databaseDir, signal);
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

@@ -1,15 +1,15 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { LabState } from '@/infra/lab/contract';
+import { eventually } from '../support/lab';
 
 // `npm run lab` as an operator meets it: it says what is wrong when it cannot start, and a SIGTERM
 // stops everything it started.
 
-const TSX = resolve('node_modules/tsx/dist/cli.mjs');
 const dataDirs: string[] = [];
 afterAll(async () => {
   for (const dir of dataDirs) await rm(dir, { recursive: true, force: true });
@@ -29,7 +29,8 @@ interface Run {
 }
 
 function runLab(env: Record<string, string | undefined>): Run {
-  const child = spawn(process.execPath, [TSX, 'infra/lab/main.ts'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // One process (tsx as a loader, not its CLI wrapper), so a signal reaches the lab itself.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'infra/lab/main.ts'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const waiters: Array<{ text: string; resolve: () => void }> = [];
   const onData = (chunk: Buffer) => {
@@ -96,4 +97,26 @@ describe('npm run lab', () => {
       await expect(fetch(url, { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
     }
   });
+
+  it('leaves no moto or PostgreSQL running when the lab itself is killed outright', async () => {
+    const dir = dataDir();
+    const run = runLab({ LAB_GATEWAY_PORT: '0', LAB_LOCAL_BACKEND_PORT: '0', LAB_DATA_DIR: dir });
+    await run.waitFor('Press Ctrl-C to stop.');
+    const motoPid = Number(readFileSync(join(dir, 'moto.pid'), 'utf8'));
+    const postgresPid = Number(readFileSync(join(dir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    expect(alive(motoPid) && alive(postgresPid)).toBe(true);
+
+    run.signal('SIGKILL');
+    await run.code;
+    await eventually(async () => (!alive(motoPid) && !alive(postgresPid) ? true : undefined), 'moto and PostgreSQL to be stopped', 20_000);
+  });
 });
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
