@@ -62,12 +62,18 @@ test('a viewer diagnoses production: healthy, then the revoked ingress rule is n
     await page.emulateMedia({ media: 'screen' });
   } finally {
     if (revoked) await restoreIngress(revoked);
+    // Leave the lab, and the console's cache, healthy for the next spec.
+    await expect
+      .poll(async () => ((await (await page.request.get('/api/v1/environments/production/diagnosis?fresh=1')).json()) as { verdict: string }).verdict, {
+        timeout: 60_000,
+      })
+      .toBe('healthy');
   }
 });
 
 test('triage: a pasted libpq error finds "Authentication failed" already run; empty and oversized pastes get a clear message; the paste is not logged', async ({ page }) => {
   await signIn(page, 'viewer', '/environments/production/troubleshoot');
-  const box = page.getByLabel('Error message');
+  const box = page.getByRole('textbox', { name: 'Error message' });
   const find = page.getByRole('button', { name: 'Find runbooks' });
   const triage = page.getByRole('region', { name: 'Triage an error message' });
 

@@ -57,7 +57,7 @@ export function StepItem({ step, index, highlight, anchored }: { step: StepResul
       <div className="flex flex-wrap items-center gap-x-2 gap-y-1">
         <span className="font-mono text-xs text-slate-500">{index + 1}.</span>
         <CheckStatusBadge status={step.status} />
-        <h3 className="min-w-0 flex-1 text-sm font-semibold text-slate-900">{step.title}</h3>
+        <h3 className="min-w-0 basis-full text-sm font-semibold text-slate-900 sm:basis-auto sm:flex-1">{step.title}</h3>
         {anchored && (
           <a href={`#${anchor}`} className="font-mono text-[11px] text-sky-800 underline print:no-underline" aria-label={`Link to step ${index + 1}`}>
             #{anchor}
@@ -72,7 +72,15 @@ export function StepItem({ step, index, highlight, anchored }: { step: StepResul
         {step.isStatusCheck ? `status check ${step.check}` : `runbook step ${step.id} · reported as ${step.check}`}
         {typeof step.durationMs === 'number' ? ` · ${Math.round(step.durationMs)} ms` : ''}
       </p>
-      <EvidenceList evidence={step.evidence} />
+      {step.status === 'pass' && Object.keys(step.evidence).length > 0 ? (
+        // Passing evidence folds away so the failing steps stand out in a long runbook.
+        <details className="mt-1">
+          <summary className="cursor-pointer text-xs text-slate-600">Evidence</summary>
+          <EvidenceList evidence={step.evidence} />
+        </details>
+      ) : (
+        <EvidenceList evidence={step.evidence} />
+      )}
       {step.fix && step.status !== 'pass' && step.status !== 'skip' && <StepFix fix={step.fix} />}
     </li>
   );
