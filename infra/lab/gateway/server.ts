@@ -118,13 +118,19 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     req.on('end', () => {
       const body = Buffer.concat(chunks);
       const isControl = (req.url ?? '').startsWith('/_lab');
-      const work = isControl ? Promise.resolve(handleControl(req, res, body, options)) : handleAws(req, res, body);
+      const work = isControl ? (async () => handleControl(req, res, body, options))() : handleAws(req, res, body);
       work.catch((err: Error) => {
+        // The message names the failure, never the request body (it may carry a password).
         options.log(`gateway error on ${isControl ? req.url : 'an AWS call'}: ${err.message}`);
-        if (!res.headersSent) {
+        if (res.headersSent) return void res.destroy();
+        if (isControl) {
           res.writeHead(500, { 'content-type': 'application/json' });
           res.end(JSON.stringify({ error: 'lab gateway error' }));
-        } else res.destroy();
+        } else {
+          const call = parseAwsCall({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body }, options.region);
+          const service = call?.service ?? 'unknown';
+          send(res, errorReply(service, { ...labError(service, 'InternalError'), message: 'the lab gateway failed on this call' }));
+        }
       });
     });
   });
