@@ -7,6 +7,8 @@ const port = Number(process.env.E2E_PORT ?? 3210);
 const labPort = Number(process.env.E2E_LAB_PORT ?? 4610);
 const localBackendPort = Number(process.env.E2E_LOCAL_BACKEND_PORT ?? 8110);
 const dataDir = process.env.E2E_LAB_DATA_DIR ?? '.lab/e2e';
+// Playwright empties its output folder at start, so concurrent runs need folders of their own.
+const outputDir = process.env.E2E_OUTPUT_DIR ?? 'test-results/e2e';
 
 // Workers inherit these: the specs read where the lab is and the lab accounts' passwords.
 process.env.E2E_BASE_URL = `http://127.0.0.1:${port}`;
@@ -25,7 +27,7 @@ export default defineConfig({
   retries: 0,
   timeout: 180_000,
   expect: { timeout: 30_000 },
-  outputDir: 'test-results/e2e',
+  outputDir,
   reporter: [['list'], ['json', { outputFile: 'test-results/summary/e2e.json' }]],
   use: {
     baseURL: process.env.E2E_BASE_URL,
