@@ -61,22 +61,24 @@ async function main(): Promise<void> {
     await run(process.execPath, [nextBin, 'build'], process.env);
   }
 
-  let lab: Lab | undefined;
-  let consoleProcess: ChildProcess | undefined;
+  // What stop() has to end; filled in as things start, so a signal at any moment stops what runs.
+  const running: { lab?: Lab; console?: ChildProcess } = {};
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
-    if (consoleProcess && consoleProcess.exitCode === null) {
-      consoleProcess.kill('SIGTERM');
-      await new Promise((r) => { consoleProcess!.once('exit', r); setTimeout(r, 5000); });
+    const child = running.console;
+    if (child && child.exitCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((r) => { child.once('exit', r); setTimeout(r, 5000); });
     }
-    await lab?.stop().catch((err) => console.error(`lab stop: ${(err as Error).message}`));
+    await running.lab?.stop().catch((err) => console.error(`lab stop: ${(err as Error).message}`));
     process.exit(code);
   };
   process.on('SIGINT', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));
 
+  let lab: Lab;
   try {
     lab = await startLab({
       dataDir,
@@ -88,6 +90,7 @@ async function main(): Promise<void> {
     console.error(`The lab did not start: ${(err as Error).message}`);
     process.exit(1);
   }
+  running.lab = lab;
 
   const consoleUrl = `http://127.0.0.1:${port}`;
   const env: NodeJS.ProcessEnv = {
@@ -101,10 +104,11 @@ async function main(): Promise<void> {
   for (const [, variable] of ACCOUNTS) env[variable] = process.env[variable] || labPassword();
 
   const log = createWriteStream(join(dataDir, 'console.log'), { flags: 'a' });
-  consoleProcess = spawn(process.execPath, [nextBin, 'start', '-H', '127.0.0.1', '-p', String(port)], {
+  const consoleProcess = spawn(process.execPath, [nextBin, 'start', '-H', '127.0.0.1', '-p', String(port)], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.console = consoleProcess;
   consoleProcess.stdout!.on('data', (chunk: Buffer) => { process.stdout.write(chunk); log.write(chunk); });
   consoleProcess.stderr!.on('data', (chunk: Buffer) => { process.stderr.write(chunk); log.write(chunk); });
   consoleProcess.on('exit', (code) => {
