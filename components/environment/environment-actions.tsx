@@ -13,7 +13,7 @@ export function EnvironmentActions({ environment, kind, role }: { environment: s
   const canOperate = role === 'operator' || role === 'admin';
   return (
     <nav aria-label="Environment actions" className="flex flex-wrap items-center gap-2">
-      <Link href={`${base}/troubleshoot`} className={`${linkClass} border-slate-300 bg-white text-slate-800 hover:bg-slate-50`}>
+      <Link href={`${base}/troubleshoot?fresh=1`} className={`${linkClass} border-slate-300 bg-white text-slate-800 hover:bg-slate-50`}>
         Diagnose
       </Link>
       {canOperate && kind === 'aws' && (
