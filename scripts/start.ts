@@ -5,12 +5,13 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
+import { labOptionsFromEnv } from '../infra/lab/env';
 import { startLab } from '../infra/lab/index';
 import type { Lab } from '../infra/lab/contract';
 
 const port = Number(process.env.PORT ?? 3000);
 const distDir = process.env.NEXT_DIST_DIR || '.next';
-const dataDir = resolve(process.env.LAB_DATA_DIR ?? '.lab');
+const dataDir = resolve(process.env.LAB_DATA_DIR || '.lab');
 
 const ACCOUNTS = [
   ['viewer', 'LAB_VIEWER_PASSWORD'],
@@ -80,12 +81,7 @@ async function main(): Promise<void> {
 
   let lab: Lab;
   try {
-    lab = await startLab({
-      dataDir,
-      gatewayPort: Number(process.env.LAB_GATEWAY_PORT ?? 4566),
-      localBackendPort: Number(process.env.LAB_LOCAL_BACKEND_PORT ?? 8000),
-      log: (line) => console.log(`[lab] ${line}`),
-    });
+    lab = await startLab(labOptionsFromEnv((line) => console.log(`[lab] ${line}`)));
   } catch (err) {
     console.error(`The lab did not start: ${(err as Error).message}`);
     process.exit(1);

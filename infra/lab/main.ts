@@ -1,28 +1,17 @@
 // `npm run lab`: the LinkBox lab in the foreground until Ctrl-C or SIGTERM, which stop everything
 // it started (moto, PostgreSQL, the backend hosts) and exit 0.
-import { resolve } from 'node:path';
-import { DEFAULT_LAB_OPTIONS, startLab, type Lab, type LabOptions } from './index';
-
-function intFromEnv(name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    console.error(`${name}=${raw} is not valid: use a whole number from ${min} to ${max}`);
-    process.exit(2);
-  }
-  return value;
-}
+import { labOptionsFromEnv, LabSettingError } from './env';
+import { startLab, type Lab, type LabOptions } from './index';
 
 async function main(): Promise<void> {
-  const options: LabOptions = {
-    ...DEFAULT_LAB_OPTIONS,
-    gatewayPort: intFromEnv('LAB_GATEWAY_PORT', DEFAULT_LAB_OPTIONS.gatewayPort, 0, 65535),
-    localBackendPort: intFromEnv('LAB_LOCAL_BACKEND_PORT', DEFAULT_LAB_OPTIONS.localBackendPort, 0, 65535),
-    resetSeconds: intFromEnv('LAB_RESET_SECONDS', DEFAULT_LAB_OPTIONS.resetSeconds, 0, 3600),
-    dataDir: resolve(process.env.LAB_DATA_DIR || DEFAULT_LAB_OPTIONS.dataDir),
-    log: (line) => console.log(`[lab] ${line}`),
-  };
+  let options: LabOptions;
+  try {
+    options = labOptionsFromEnv((line) => console.log(`[lab] ${line}`));
+  } catch (err) {
+    if (!(err instanceof LabSettingError)) throw err;
+    console.error(err.message);
+    process.exit(2);
+  }
 
   let lab: Lab | undefined;
   let stopping = false;
