@@ -56,7 +56,7 @@ export const containersRunningCheck: CheckDefinition<AwsCheckContext> = {
     if (problems.length > 0) {
       const commands: string[] = [];
       if (stopped.length) commands.push(aws(ctx.env, 'ec2 start-instances', '--instance-ids', ...stopped));
-      if (down.length) commands.push(sendCommand(ctx.env, down, restartCommands()));
+      if (down.length) commands.push(sendCommand(ctx.env, down, restartCommands(ctx.env)));
       return {
         status: 'fail',
         summary: problems.join('; '),
@@ -107,7 +107,7 @@ async function awsHealth(ctx: AwsCheckContext): Promise<CheckVerdict> {
       evidence,
       fix: {
         summary: 'Look at the container\'s log for the reason (often the database login), fix that, then restart the backend with the deploy\'s scripts.',
-        commands: [sendCommand(ctx.env, ids, ['docker logs --tail 50 linkbox-backend']), sendCommand(ctx.env, ids, restartCommands())],
+        commands: [sendCommand(ctx.env, ids, ['docker logs --tail 50 linkbox-backend']), sendCommand(ctx.env, ids, restartCommands(ctx.env))],
       },
     };
   }
@@ -165,7 +165,7 @@ export const freshCredentialsCheck: CheckDefinition<AwsCheckContext> = {
         evidence,
         fix: {
           summary: 'Restart those backends with the deploy\'s scripts so start_application.sh reads the new password (the console\'s rolling restart does it one instance at a time; `docker restart` would keep the old DATABASE_URL).',
-          commands: [sendCommand(ctx.env, stale, restartCommands())],
+          commands: [sendCommand(ctx.env, stale, restartCommands(ctx.env))],
         },
       };
     }

@@ -56,6 +56,19 @@ export const awsEnvironmentSchema = z.strictObject({
   /** Where the console reaches the database when it runs outside the VPC (an SSM port-forwarding tunnel). */
   reachVia: hostPort.optional(),
   passwordMaxAgeDays: z.number().int().positive().default(90),
+  /** Where CodeDeploy put the LinkBox scripts on each instance, and the image start_application.sh runs. */
+  deploy: z
+    .strictObject({
+      scriptsDir: z
+        .string()
+        .regex(/^\/[A-Za-z0-9_.\/-]*[A-Za-z0-9_.-]$/, 'must be an absolute path of letters, digits, "_", ".", "-" and "/"')
+        .default('/opt/codedeploy-agent/deployment-root/linkbox-backend/current/scripts'),
+      imageRepository: z
+        .string()
+        .regex(/^[a-z0-9][a-z0-9.-]*(:\d+)?(\/[a-z0-9][a-z0-9._-]*)*$/, 'must be an image repository such as "123456789012.dkr.ecr.eu-west-1.amazonaws.com/linkbox-backend"')
+        .default('linkbox-backend'),
+    })
+    .default({ scriptsDir: '/opt/codedeploy-agent/deployment-root/linkbox-backend/current/scripts', imageRepository: 'linkbox-backend' }),
 });
 
 export const localEnvironmentSchema = z.strictObject({

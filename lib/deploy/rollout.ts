@@ -12,10 +12,6 @@ import { IMAGE_TAG_PATTERN, type InstanceRestartView, type RedeployState } from 
 // each must answer /health 200 before the next one goes down. The first failure stops the rollout:
 // the remaining instances keep serving.
 
-/** Where CodeDeploy's hooks for LinkBox live on each instance. Fixed text: nothing a user typed. */
-export const DEPLOY_SCRIPTS_DIR = '/opt/codedeploy-agent/deployment-root/linkbox-backend/current/scripts';
-/** The image repository start_application.sh runs; a new tag is appended to it. */
-export const IMAGE_REPOSITORY = 'linkbox-backend';
 
 export interface RolloutTimings {
   /** How long one instance's stop+start command may take before the rollout gives up on it. */
@@ -40,14 +36,18 @@ export class InvalidImageTagError extends Error {
   }
 }
 
-/** The exact lines sent to an instance. The tag is checked here again so no caller can slip text through. */
-export function restartCommands(imageTag?: string | null): string[] {
+/**
+ * The exact lines sent to an instance: the scripts' place and the repository come from the validated
+ * config (`deploy`), and the tag is checked here again so no caller can slip text through.
+ */
+export function restartCommands(env: Pick<AwsEnvironmentConfig, 'deploy'>, imageTag?: string | null): string[] {
+  const { scriptsDir, imageRepository } = env.deploy;
   const lines: string[] = [];
   if (imageTag !== undefined && imageTag !== null) {
     if (!IMAGE_TAG_PATTERN.test(imageTag)) throw new InvalidImageTagError();
-    lines.push(`export IMAGE_URI=${IMAGE_REPOSITORY}:${imageTag}`);
+    lines.push(`export IMAGE_URI=${imageRepository}:${imageTag}`);
   }
-  lines.push(`${DEPLOY_SCRIPTS_DIR}/stop_application.sh`, `${DEPLOY_SCRIPTS_DIR}/start_application.sh`);
+  lines.push(`${scriptsDir}/stop_application.sh`, `${scriptsDir}/start_application.sh`);
   return lines;
 }
 
@@ -106,7 +106,7 @@ export type RolloutResult = { ok: true; instances: InstanceRestartView[] } | { o
  */
 export async function runRollout(env: AwsEnvironmentConfig, opts: RolloutOptions): Promise<RolloutResult> {
   const timings = { ...defaults, ...opts.timings };
-  const commands = restartCommands(opts.imageTag);
+  const commands = restartCommands(env, opts.imageTag);
   let instances: InstanceRestartView[] = [];
 
   const save = async (state: RedeployState, error: string | null = null) => {

@@ -9,7 +9,7 @@ import { describeAwsError } from '@/lib/aws/errors';
 import type { AwsCheckContext } from '@/lib/checks/context';
 import type { Evidence } from '@/lib/checks/types';
 import type { AwsEnvironmentConfig } from '@/lib/config/schema';
-import { DEPLOY_SCRIPTS_DIR } from '@/lib/deploy/rollout';
+import { restartCommands } from '@/lib/deploy/rollout';
 import { endpointFlag, pause, shellQuote, type StepContext, type StepOutcome } from './context';
 
 // The seed's checks that only make sense from a backend instance's side: TCP from the instance
@@ -410,7 +410,7 @@ export async function backendRestartCountStep(ctx: Ctx): Promise<StepOutcome> {
           ...commands,
           aws(
             env,
-            `ssm send-command --instance-ids ${down.map((d) => d.split(' ')[0]).join(' ')} --document-name AWS-RunShellScript --parameters ${shellQuote(JSON.stringify({ commands: [`${DEPLOY_SCRIPTS_DIR}/stop_application.sh`, `${DEPLOY_SCRIPTS_DIR}/start_application.sh`] }))}`,
+            `ssm send-command --instance-ids ${down.map((d) => d.split(' ')[0]).join(' ')} --document-name AWS-RunShellScript --parameters ${shellQuote(JSON.stringify({ commands: restartCommands(env) }))}`,
           ),
         ],
       },

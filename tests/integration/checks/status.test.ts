@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller } from '@/lib/auth/caller';
 import type { CheckId, CheckResult, EnvironmentStatus } from '@/lib/checks/types';
-import { setConfigForTests } from '@/lib/config/load';
+import { getEnvironment, setConfigForTests } from '@/lib/config/load';
 import { restartCommands } from '@/lib/deploy/rollout';
 import { getEnvironmentStatus, listEnvironmentStatuses } from '@/lib/status';
 import { awsCli, labApi, startTestLab, type TestLab } from '../support/lab';
@@ -77,8 +77,14 @@ function psql(user: string, password: string, sql: string): Promise<void> {
   });
 }
 
+function productionConfig() {
+  const env = getEnvironment('production');
+  if (env.kind !== 'aws') throw new Error('production is an aws environment in the lab');
+  return env;
+}
+
 async function restartBackends(instanceIds: string[]): Promise<void> {
-  const sent = (await cli(['ssm', 'send-command', '--instance-ids', ...instanceIds, '--document-name', 'AWS-RunShellScript', '--parameters', JSON.stringify({ commands: restartCommands() })])) as {
+  const sent = (await cli(['ssm', 'send-command', '--instance-ids', ...instanceIds, '--document-name', 'AWS-RunShellScript', '--parameters', JSON.stringify({ commands: restartCommands(productionConfig()) })])) as {
     Command: { CommandId: string };
   };
   for (const id of instanceIds) {

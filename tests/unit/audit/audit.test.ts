@@ -8,6 +8,7 @@ import type { Caller } from '@/lib/auth/caller';
 import { setConfigForTests } from '@/lib/config/load';
 import { startRedeploy } from '@/lib/deploy';
 import { restartCommands } from '@/lib/deploy/rollout';
+import { parseConfig } from '@/lib/config/load';
 import { rollbackRotation, startRotation } from '@/lib/rotation';
 import { acquireLock } from '@/lib/rotation/lock';
 import { insertRotation, newRotationRecord } from '@/lib/rotation/record';
@@ -131,9 +132,19 @@ describe('refusals are audited by the functions that refuse', () => {
 });
 
 describe('the restart command lines', () => {
-  it('are fixed text, with a validated tag as the only variable part', () => {
-    expect(restartCommands()).toEqual([expect.stringMatching(/\/stop_application\.sh$/), expect.stringMatching(/\/start_application\.sh$/)]);
-    expect(restartCommands('v1.2.3')[0]).toBe('export IMAGE_URI=linkbox-backend:v1.2.3');
-    expect(() => restartCommands('v1 && curl evil')).toThrow(/image tag/);
+  const deploy = { deploy: { scriptsDir: '/opt/linkbox/scripts', imageRepository: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/linkbox-backend' } };
+
+  it('are fixed text from the config, with a validated tag as the only variable part', () => {
+    expect(restartCommands(deploy)).toEqual(['/opt/linkbox/scripts/stop_application.sh', '/opt/linkbox/scripts/start_application.sh']);
+    expect(restartCommands(deploy, 'v1.2.3')[0]).toBe('export IMAGE_URI=123456789012.dkr.ecr.eu-west-1.amazonaws.com/linkbox-backend:v1.2.3');
+    expect(() => restartCommands(deploy, 'v1 && curl evil')).toThrow(/image tag/);
+  });
+
+  it('refuses a config whose scripts folder or repository could carry shell text', () => {
+    const base = { mode: 'aws', environments: [{ name: 'production', kind: 'aws', region: 'eu-west-1', rdsInstanceId: 'linkbox-db', dbSecurityGroup: { ids: ['sg-1'] }, backendSecurityGroup: { ids: ['sg-2'] }, backendInstances: { ids: ['i-1'] } }] };
+    const withDeploy = (deploy: object) => JSON.stringify({ ...base, environments: [{ ...base.environments[0], deploy }] });
+    expect(() => parseConfig(withDeploy({ scriptsDir: '/opt/x; reboot' }))).toThrow(/environments\[0\]\.deploy\.scriptsDir/);
+    expect(() => parseConfig(withDeploy({ imageRepository: 'repo$(id)' }))).toThrow(/environments\[0\]\.deploy\.imageRepository/);
+    expect(() => parseConfig(withDeploy({ scriptsDir: '/opt/linkbox/scripts', imageRepository: 'linkbox-backend' }))).not.toThrow();
   });
 });
