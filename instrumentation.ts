@@ -1,8 +1,16 @@
-// Next's start-up hook. A console that crashed mid-rotation left its progress in the store; this
-// one picks it up so SSM and RDS never stay disagreeing longer than a restart.
+// Next's start-up hook. First the environments file: a bad one stops start-up here, naming the
+// field, instead of failing page by page. Then a console that crashed mid-rotation left its progress
+// in the store; this one picks it up so SSM and RDS never stay disagreeing longer than a restart.
 
 export async function register(): Promise<void> {
   if (process.env.NEXT_RUNTIME !== 'nodejs') return;
+  const { getConfig } = await import('./lib/config/load');
+  try {
+    getConfig();
+  } catch (err) {
+    console.error(`LinkBox Ops Console cannot start: ${(err as Error).message}`);
+    process.exit(1);
+  }
   const { resumeUnfinishedRotations } = await import('./lib/rotation');
   // In the background: the server must come up even when the store or AWS is slow to answer.
   void resumeUnfinishedRotations().catch((err: unknown) => {
