@@ -1,17 +1,15 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { DIST_DIR, ensureBuild, NEXT_BIN } from './build';
 import type { BenchLab } from './lab';
 import { killChild, onShutdown, track } from './shutdown';
 
-// The console as people reach it: a production build in a dist dir of the benchmarks' own
-// (.next-bench, built once when missing), `next start` on a free port, pointed at the benchmark's
-// lab, with lab accounts and an API token whose values never leave this process.
-
-export const DIST_DIR = process.env.BENCH_NEXT_DIST_DIR || '.next-bench';
-const NEXT_BIN = join('node_modules', 'next', 'dist', 'bin', 'next');
+// The console as people reach it: the benchmarks' production build, `next start` on a free port,
+// pointed at the benchmark's lab, with lab accounts and an API token whose values never leave this
+// process.
 
 export interface BenchConsole {
   url: string;
@@ -20,21 +18,6 @@ export interface BenchConsole {
   /** Signs in a lab account through next-auth, as the sign-in form does; returns the Cookie header. */
   signIn(role: 'viewer' | 'operator'): Promise<string>;
   stop(): Promise<void>;
-}
-
-export async function ensureBuild(): Promise<void> {
-  if (existsSync(join(DIST_DIR, 'BUILD_ID')) && process.env.BENCH_REBUILD !== '1') return;
-  console.log(`No console build in ${DIST_DIR}: building it once (next build, a few minutes on 2 cores)...`);
-  const started = Date.now();
-  await new Promise<void>((done, fail) => {
-    const child = track(spawn(process.execPath, [NEXT_BIN, 'build'], { env: { ...process.env, NEXT_DIST_DIR: DIST_DIR }, stdio: ['ignore', 'pipe', 'pipe'], detached: true }), true);
-    let output = '';
-    const keep = (chunk: Buffer) => void (output = (output + chunk.toString('utf8')).slice(-6000));
-    child.stdout!.on('data', keep);
-    child.stderr!.on('data', keep);
-    child.on('exit', (code) => (code === 0 ? done() : fail(new Error(`next build exited with ${code}:\n${output}`))));
-  });
-  console.log(`built in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
 
 export function freePort(): Promise<number> {
@@ -50,7 +33,7 @@ export function freePort(): Promise<number> {
 }
 
 export async function startConsole(lab: BenchLab): Promise<BenchConsole> {
-  await ensureBuild();
+  await ensureBuild((child) => track(child, true));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const passwords = { viewer: randomBytes(12).toString('base64url'), operator: randomBytes(12).toString('base64url') };
