@@ -1,5 +1,4 @@
 import type { Metadata } from 'next';
-import Link from 'next/link';
 import { notFound } from 'next/navigation';
 import { EnvironmentActions } from '@/components/environment/environment-actions';
 import { describePassword, passwordFacts } from '@/components/environment/password-summary';
@@ -11,6 +10,7 @@ import { OverallStatusBadge } from '@/components/status/status-badge';
 import { requireCaller } from '@/lib/auth/session';
 import { UnknownEnvironmentError, getConfig } from '@/lib/config/load';
 import { getEnvironmentStatus } from '@/lib/status';
+import { Breadcrumb } from '@/components/layout/breadcrumb';
 
 const REFRESH_SECONDS = 10;
 const ENVIRONMENT_NAME = /^[a-z0-9][a-z0-9-]{0,39}$/;
@@ -40,12 +40,7 @@ export default async function EnvironmentPage({ params }: { params: Params }) {
 
   return (
     <main className="mx-auto max-w-7xl px-3 py-4">
-      <nav aria-label="Breadcrumb" className="mb-1 text-xs text-slate-600">
-        <Link href="/" className="hover:underline">
-          Environments
-        </Link>{' '}
-        / <span className="text-slate-900">{status.environment}</span>
-      </nav>
+      <Breadcrumb trail={[{ label: 'Environments', href: '/' }, { label: status.environment }]} />
 
       <div className="flex flex-wrap items-center gap-x-3 gap-y-2">
         <h1 className="text-xl font-bold text-slate-900">{status.environment}</h1>

@@ -11,6 +11,7 @@ import { getSessionInfo, signInPath } from '@/lib/auth/session';
 import { getConfig } from '@/lib/config/load';
 import { getRedeploy, type RedeployView } from '@/lib/deploy';
 import { getRotation } from '@/lib/rotation';
+import { Breadcrumb, environmentTrail } from '@/components/layout/breadcrumb';
 
 const ENVIRONMENT_NAME = /^[a-z0-9][a-z0-9-]{0,39}$/;
 
@@ -46,16 +47,7 @@ export default async function RedeployPage({ params }: { params: Params }) {
 
   return (
     <main className="mx-auto max-w-4xl px-3 py-4">
-      <nav aria-label="Breadcrumb" className="mb-1 text-xs text-slate-600">
-        <Link href="/" className="hover:underline">
-          Environments
-        </Link>{' '}
-        /{' '}
-        <Link href={`/environments/${encodeURIComponent(name)}`} className="hover:underline">
-          {name}
-        </Link>{' '}
-        / <span className="text-slate-900">Restart containers</span>
-      </nav>
+      <Breadcrumb trail={environmentTrail(name, { label: 'Restart containers' })} />
       <h1 className="text-xl font-bold text-slate-900">Restart the backend containers of {name}</h1>
 
       {env.kind !== 'aws' ? (

@@ -12,6 +12,7 @@ import { UnknownEnvironmentError, getEnvironment } from '@/lib/config/load';
 import type { EnvironmentConfig } from '@/lib/config/schema';
 import { runbooksFor } from '@/lib/runbooks';
 import { diagnoseEnvironment } from '@/lib/runbooks/diagnosis';
+import { Breadcrumb, environmentTrail } from '@/components/layout/breadcrumb';
 
 export const dynamic = 'force-dynamic';
 
@@ -60,16 +61,7 @@ export default async function TroubleshootPage({ params, searchParams }: { param
 
   return (
     <main className="mx-auto max-w-3xl px-3 py-4 print:max-w-none print:px-0">
-      <nav aria-label="Breadcrumb" className="mb-1 text-xs text-slate-600 print:hidden">
-        <Link href="/" className="hover:underline">
-          Environments
-        </Link>{' '}
-        /{' '}
-        <Link href={`/environments/${encodeURIComponent(env.name)}`} className="hover:underline">
-          {env.name}
-        </Link>{' '}
-        / <span className="text-slate-900">Troubleshoot</span>
-      </nav>
+      <Breadcrumb trail={environmentTrail(env.name, { label: 'Troubleshoot' })} />
       <div className="flex flex-wrap items-center gap-2">
         <h1 className="text-xl font-bold text-slate-900">Troubleshoot {env.name}</h1>
         <div className="ml-auto flex gap-2 print:hidden">

@@ -6,6 +6,7 @@ import { PrintButton } from '@/components/troubleshoot/print-button';
 import { requireCaller } from '@/lib/auth/session';
 import { UnknownEnvironmentError, getEnvironment } from '@/lib/config/load';
 import { UnknownRunbookError, runRunbook, runbookDefinition } from '@/lib/runbooks';
+import { Breadcrumb, environmentTrail } from '@/components/layout/breadcrumb';
 
 export const dynamic = 'force-dynamic';
 
@@ -39,19 +40,7 @@ export default async function RunbookPage({ params, searchParams }: { params: Pa
 
   return (
     <main className="mx-auto max-w-3xl px-3 py-4 print:max-w-none print:px-0">
-      <nav aria-label="Breadcrumb" className="mb-1 text-xs text-slate-600 print:hidden">
-        <Link href="/" className="hover:underline">
-          Environments
-        </Link>{' '}
-        /{' '}
-        <Link href={base} className="hover:underline">
-          {name}
-        </Link>{' '}
-        /{' '}
-        <Link href={`${base}/troubleshoot`} className="hover:underline">
-          Troubleshoot
-        </Link>
-      </nav>
+      <Breadcrumb trail={environmentTrail(name, { label: 'Troubleshoot', href: `${base}/troubleshoot` })} />
       <div className="flex flex-wrap items-center gap-2">
         <h1 className="text-xl font-bold text-slate-900">{run.title}</h1>
         <div className="ml-auto flex gap-2 print:hidden">
