@@ -12,6 +12,7 @@ import { getConfig } from '@/lib/config/load';
 import { getRedeploy, type RedeployView } from '@/lib/deploy';
 import { getRotation } from '@/lib/rotation';
 import { Breadcrumb, environmentTrail } from '@/components/layout/breadcrumb';
+import { LockNotice } from '@/components/rotation/lock-notice';
 
 const ENVIRONMENT_NAME = /^[a-z0-9][a-z0-9-]{0,39}$/;
 
@@ -67,12 +68,7 @@ export default async function RedeployPage({ params }: { params: Params }) {
             </p>
           </section>
 
-          {blockedBy && (
-            <p role="status" className="mt-3 rounded border border-amber-300 bg-amber-50 px-3 py-2 text-sm text-amber-950">
-              A {blockedBy.operation} of {name} by <strong>{blockedBy.by}</strong> has been running since {dateTime(blockedBy.since)}.
-              One operation per environment at a time: wait for it to finish.
-            </p>
-          )}
+          {blockedBy && <LockNotice environment={name} lock={blockedBy} />}
 
           {redeploy && (
             <section aria-labelledby="redeploy" className="mt-4" data-redeploy-id={redeploy.id} data-state={redeploy.state}>

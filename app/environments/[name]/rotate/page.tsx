@@ -12,6 +12,7 @@ import { getSessionInfo, signInPath } from '@/lib/auth/session';
 import { getConfig } from '@/lib/config/load';
 import { getRotation, ROTATION_STEPS, type RotationView } from '@/lib/rotation';
 import { Breadcrumb, environmentTrail } from '@/components/layout/breadcrumb';
+import { LockNotice } from '@/components/rotation/lock-notice';
 
 const ENVIRONMENT_NAME = /^[a-z0-9][a-z0-9-]{0,39}$/;
 
@@ -75,12 +76,7 @@ export default async function RotatePage({ params }: { params: Params }) {
             </ol>
           </section>
 
-          {otherWork && (
-            <p role="status" className="mt-3 rounded border border-amber-300 bg-amber-50 px-3 py-2 text-sm text-amber-950">
-              A {otherWork.operation} of {name} by <strong>{otherWork.by}</strong> has been running since {dateTime(otherWork.since)}.
-              One operation per environment at a time: wait for it to finish.
-            </p>
-          )}
+          {otherWork && <LockNotice environment={name} lock={otherWork} />}
 
           {rotation && (
             <section aria-labelledby="rotation" className="mt-4" data-rotation-id={rotation.id} data-state={rotation.state}>
