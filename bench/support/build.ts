@@ -24,4 +24,6 @@ export async function ensureBuild(started: (child: ChildProcess) => void = () =>
     child.on('exit', (code, signal) => (code === 0 ? done() : fail(new Error(`next build ${signal ? `was stopped (${signal})` : `exited with ${code}`}:\n${output}`))));
   });
   console.log(`built in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  // One forced build per run: benchmarks started after this one (children inherit it) reuse it.
+  delete process.env.BENCH_REBUILD;
 }
