@@ -12,6 +12,14 @@ import type { AwsEnvironmentConfig, LocalEnvironmentConfig } from '@/lib/config/
 /** Container state comes from Run Command, which takes seconds: kept this long across statuses. */
 export const CONTAINER_STATE_TTL_MS = 60_000;
 
+/**
+ * Container state is kept per password version, so a rotation never leaves a started-at from before
+ * it in the cache; a restart (lib/deploy) drops the environment's entries outright.
+ */
+export function containerStateCachePrefix(environment: string): string {
+  return `containers:${environment}:`;
+}
+
 export interface AwsCheckContext {
   kind: 'aws';
   env: AwsEnvironmentConfig;
@@ -49,7 +57,11 @@ export function createAwsContext(env: AwsEnvironmentConfig, budgetMs: number, fr
     backendInstances: once(() => describeBackendInstances(env, { abortSignal: signal() })),
     containers: once(async () => {
       const running = (await ctx.backendInstances()).filter((i) => i.state === 'running').map((i) => i.id);
-      const key = `containers:${env.name}:${JSON.stringify([env.region, env.endpoint, running])}`;
+      const passwordVersion = await ctx.parameters().then(
+        (p) => p.parameters['db-password']?.version ?? null,
+        () => null,
+      );
+      const key = `${containerStateCachePrefix(env.name)}${JSON.stringify([env.region, env.endpoint, running, passwordVersion])}`;
       const startedAt = Date.now();
       try {
         const { value, fetchedAt } = await cached(

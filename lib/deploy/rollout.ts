@@ -2,7 +2,9 @@ import 'server-only';
 import { DescribeInstancesCommand, type Filter } from '@aws-sdk/client-ec2';
 import { GetCommandInvocationCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
 import { awsClients } from '@/lib/aws/clients';
+import { invalidateCache } from '@/lib/aws/cache';
 import { describeAwsError, redact } from '@/lib/aws/errors';
+import { containerStateCachePrefix } from '@/lib/checks/context';
 import type { AwsEnvironmentConfig } from '@/lib/config/schema';
 import { getStore } from '@/lib/audit/store';
 import { IMAGE_TAG_PATTERN, type InstanceRestartView, type RedeployState } from './types';
@@ -148,6 +150,8 @@ export async function runRollout(env: AwsEnvironmentConfig, opts: RolloutOptions
       view.commandId = commandId;
       await save('running');
     });
+    // Whatever the outcome, the container was touched: a cached started-at would now be wrong.
+    invalidateCache(containerStateCachePrefix(env.name));
     if (!restarted.ok) {
       view.status = 'failed';
       view.finishedAt = new Date().toISOString();

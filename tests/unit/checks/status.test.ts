@@ -443,4 +443,32 @@ describe('container state, cached longer than the status', () => {
     await status(false);
     expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(3);
   });
+
+  it('is read again once the password has a new version, so a rotation never leaves a stale started-at', async () => {
+    await status(false);
+    const { invalidateCache } = await import('@/lib/aws/cache');
+    invalidateCache('status:');
+    const rotated = new Date();
+    ssm.on(GetParametersCommand).resolves({
+      Parameters: [
+        { Name: '/linkbox/db-endpoint', Type: 'String', Value: DB_ENDPOINT, Version: 3, LastModifiedDate: PASSWORD_CHANGED },
+        { Name: '/linkbox/db-username', Type: 'String', Value: 'linkbox', Version: 3, LastModifiedDate: PASSWORD_CHANGED },
+        { Name: '/linkbox/db-password', Type: 'SecureString', Value: 'AQICAHciphertext==', Version: 4, LastModifiedDate: rotated },
+        { Name: '/linkbox/db-name', Type: 'String', Value: 'linkbox', Version: 3, LastModifiedDate: PASSWORD_CHANGED },
+      ],
+      InvalidParameters: [],
+    });
+    await status(false);
+    expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(2);
+  });
+
+  it('is dropped by clearing the environment prefix, as the rolling restart does after each instance', async () => {
+    await status(false);
+    const { invalidateCache } = await import('@/lib/aws/cache');
+    const { containerStateCachePrefix } = await import('@/lib/checks/context');
+    invalidateCache('status:');
+    invalidateCache(containerStateCachePrefix('production'));
+    await status(false);
+    expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(2);
+  });
 });
