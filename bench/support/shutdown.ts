@@ -1,8 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
 
 // Everything a benchmark starts must stop by itself, also on Ctrl-C: cleanups run last-in first-out
-// on a normal end, on SIGINT/SIGTERM and on an uncaught error; child processes are killed even when
-// the process exits without running them (process.exit from somewhere else).
+// on a normal end, when the benchmark fails and on SIGINT/SIGTERM (a second one exits at once);
+// tracked child processes are killed even when the process exits without running them.
 
 type Cleanup = { what: string; run: () => Promise<void> | void };
 
@@ -52,8 +52,16 @@ export function shutdown(): Promise<void> {
 process.on('exit', () => {
   for (const child of children.keys()) killChild(child, 'SIGKILL');
 });
+let firstSignalAt = 0;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
+    // Ctrl-C reaches us twice (from the terminal and forwarded by bench/run.ts): only a later one insists.
+    if (shuttingDown) {
+      if (Date.now() - firstSignalAt < 1000) return;
+      console.error(`${signal} again: exiting without waiting for the clean-up`);
+      process.exit(130);
+    }
+    firstSignalAt = Date.now();
     console.error(`\n${signal}: stopping what this benchmark started...`);
     void shutdown().finally(() => process.exit(130));
   });
