@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql, type Generated } from 'kysely';
 import pg from 'pg';
+import { processWide } from '@/lib/process-wide';
 
 // The console's own state: the audit log, the per-environment lock, and the progress of rotations and
 // redeploys. One store for all of it, so "who holds the lock" and "what happened" never disagree.
@@ -122,27 +123,27 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   return store;
 }
 
-let shared: { key: string; store: Promise<Store> } | undefined;
+const shared = processWide('audit.store', (): { current?: { key: string; store: Promise<Store> } } => ({}));
 
 /** The process's store, opened on first use from AUDIT_DATABASE_URL / AUDIT_SQLITE_PATH. */
 export function getStore(): Promise<Store> {
   const options = storeOptionsFromEnv();
   const key = JSON.stringify(options);
-  if (shared?.key !== key) {
+  if (shared.current?.key !== key) {
     const store = openStore(options);
-    shared = { key, store };
+    shared.current = { key, store };
     // A failed open is retried on the next call instead of being remembered forever.
     store.catch(() => {
-      if (shared?.store === store) shared = undefined;
+      if (shared.current?.store === store) shared.current = undefined;
     });
   }
-  return shared.store;
+  return shared.current.store;
 }
 
 /** For tests that switch stores between cases. */
 export async function closeStoreForTests(): Promise<void> {
-  const current = shared;
-  shared = undefined;
+  const current = shared.current;
+  shared.current = undefined;
   if (current) await (await current.store.catch(() => undefined))?.destroy();
 }
 

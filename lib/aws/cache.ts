@@ -1,3 +1,5 @@
+import { processWide } from '@/lib/process-wide';
+
 // The one cache of the console: a value per key lives `ttlMs`; concurrent callers of a key share
 // one in-flight load (single-flight), so many viewers opening a page cost one round of AWS calls.
 
@@ -23,8 +25,9 @@ interface Entry {
   expiresAt: number;
 }
 
-const entries = new Map<string, Entry>();
-const inflight = new Map<string, Promise<CachedValue<unknown>>>();
+// One cache per process, not per bundle: the page and the status API must share what they fetched.
+const entries = processWide('cache.entries', () => new Map<string, Entry>());
+const inflight = processWide('cache.inflight', () => new Map<string, Promise<CachedValue<unknown>>>());
 
 export function cached<T>(key: string, ttlMs: number, load: () => Promise<T>, opts: CacheOptions = {}): Promise<CachedValue<T>> {
   const hit = entries.get(key);

@@ -6,6 +6,7 @@ import { SSMClient, type SSMClientConfig } from '@aws-sdk/client-ssm';
 import { STSClient } from '@aws-sdk/client-sts';
 import { fromIni, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import type { AwsEnvironmentConfig } from '@/lib/config/schema';
+import { processWide } from '@/lib/process-wide';
 
 // The one AWS client factory: one set of clients per environment, each call time-boxed and retried
 // the SDK's standard way. Nothing else in the console constructs an AWS client.
@@ -25,7 +26,7 @@ export const AWS_MAX_ATTEMPTS = 3;
 
 const LAB_CREDENTIALS = { accessKeyId: 'LABCONSOLE', secretAccessKey: 'lab-not-a-secret' };
 
-const byEnvironment = new Map<string, { key: string; clients: AwsClients }>();
+const byEnvironment = processWide('aws.clients', () => new Map<string, { key: string; clients: AwsClients }>());
 
 export function awsClients(env: AwsEnvironmentConfig): AwsClients {
   const key = JSON.stringify([env.region, env.endpoint, env.credentials]);

@@ -1,4 +1,5 @@
 import 'server-only';
+import { processWide } from '@/lib/process-wide';
 import { randomUUID } from 'node:crypto';
 import { auditActor, recordAuditSafely } from '@/lib/audit';
 import { getStore } from '@/lib/audit/store';
@@ -20,7 +21,7 @@ export { ROTATION_STEPS, ROLLBACK_STEPS } from './types';
 type HeldBy = { by: string; since: string };
 
 /** Work this process is carrying out, per environment; tests and shutdown can wait for it. */
-const running = ((globalThis as typeof globalThis & { __linkboxRotations?: Map<string, Promise<void>> }).__linkboxRotations ??= new Map());
+const running = processWide('rotation.running', () => new Map<string, Promise<void>>());
 
 export async function startRotation(caller: Caller | null, environment: string, input: { confirmEnvironment: string }): Promise<StartRotationResult> {
   const action = 'rotation.start';

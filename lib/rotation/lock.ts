@@ -2,6 +2,7 @@ import 'server-only';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { getStore, type Store } from '@/lib/audit/store';
+import { processWide } from '@/lib/process-wide';
 
 // One dangerous operation (a rotation or a redeploy) per environment at a time, across every console
 // replica sharing the store. The lock is a lease: the holder renews it while it works, so a console
@@ -22,11 +23,9 @@ export interface LockHolder {
 
 /**
  * This process, as a lock owner: host, pid, and a token so a reused pid is never mistaken for us.
- * Kept on globalThis because Next may load this module once per server bundle in one process.
+ * One per process, not per bundle (lib/process-wide).
  */
-const ownerSlot = globalThis as typeof globalThis & { __linkboxLockOwner?: string };
-ownerSlot.__linkboxLockOwner ??= `${hostname()}/${process.pid}/${randomBytes(6).toString('hex')}`;
-const PROCESS_OWNER = ownerSlot.__linkboxLockOwner;
+const PROCESS_OWNER = processWide('lock.owner', () => `${hostname()}/${process.pid}/${randomBytes(6).toString('hex')}`);
 
 export class HeldLock {
   private timer: NodeJS.Timeout | undefined;

@@ -255,6 +255,9 @@ async function modifyDb(ctx: RunContext, resumed: boolean): Promise<string> {
   return `ModifyDBInstance accepted the new master password (ApplyImmediately) on ${ctx.env.rdsInstanceId}`;
 }
 
+/** How long the wait for RDS polls at the shortest interval before it backs off. */
+const BRISK_POLLING_MS = 60_000;
+
 async function waitForAvailable(ctx: RunContext, what: string): Promise<string> {
   const started = Date.now();
   const deadline = started + timings.rdsWaitTimeoutMs;
@@ -274,7 +277,9 @@ async function waitForAvailable(ctx: RunContext, what: string): Promise<string> 
     }
     if (Date.now() >= deadline || ctx.lock.lost) break;
     await sleep(Math.min(delay, Math.max(0, deadline - Date.now())));
-    delay = Math.min(timings.pollMaxMs, delay * 2);
+    // Backends holding the old password fail from the moment RDS applies the new one until we
+    // promote it, so poll briskly while a reset usually completes, and back off only after that.
+    if (Date.now() - started > BRISK_POLLING_MS) delay = Math.min(timings.pollMaxMs, delay * 2);
   }
   throw new StepFailed(
     `RDS ${ctx.env.rdsInstanceId} did not finish applying ${what} within ${seconds(timings.rdsWaitTimeoutMs)} (last seen: ${last})`,
