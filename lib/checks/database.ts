@@ -27,6 +27,11 @@ export const databaseLoginCheck: CheckDefinition<AwsCheckContext> = {
     }
     const error = result.error!;
     if (error.stage === 'credentials') return { status: 'error', summary: `Could not check: ${error.message}`, evidence: { ...evidence, reason: error.code } };
+    // The TCP probe got an answer (db.login depends on net.tcp), so a login that runs out of time says
+    // nothing about the credentials: the server is slow, not the password wrong.
+    if (error.code === 'timeout') {
+      return { status: 'error', summary: `Could not check: the login to ${evidence.target ?? 'the database'} timed out (${error.message})`, evidence, fix: loginFix(ctx.env, result) };
+    }
     return { status: 'fail', summary: loginFailureSummary(result), evidence, fix: loginFix(ctx.env, result) };
   },
 };

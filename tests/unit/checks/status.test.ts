@@ -21,6 +21,7 @@ import {
   startFakePostgres,
   startHealthServer,
   startSilentServer,
+  startStallingPostgres,
   setTestConfig,
   VIEWER,
 } from './support';
@@ -365,6 +366,20 @@ describe('verdicts and their fixes', () => {
     expect(check(s, 'net.tcp')).toMatchObject({ status: 'fail', evidence: { outcome: 'refused' } });
     expect(check(s, 'net.tcp').summary).toContain('Connection refused');
     expect(check(s, 'net.tcp').fix?.commands?.[0]).toContain('AWS-StartPortForwardingSessionToRemoteHost');
+  });
+
+  it('a server that answers the TCP probe but never the login leaves db.login "could not check", not failed', async () => {
+    const stalling = await startStallingPostgres();
+    try {
+      setTestConfig({ dbPort: stalling.port, healthUrls: { 'i-0001': healthy.url, 'i-0002': healthy.url }, checkTimeoutMs: 800 });
+      const s = await status();
+      expect(check(s, 'net.tcp').status).toBe('pass');
+      expect(check(s, 'db.login')).toMatchObject({ status: 'error', evidence: { errorCode: 'timeout' } });
+      expect(check(s, 'db.login').summary).toMatch(/^Could not check: the login .* timed out/);
+      expect(s.rootCause).toBeNull();
+    } finally {
+      await stalling.close();
+    }
   });
 
   it('a password RDS does not accept fails db.login as authentication failed, without echoing it', async () => {

@@ -141,6 +141,26 @@ export async function startSilentServer(): Promise<{ port: number; close: () => 
   };
 }
 
+/** Answers the TCP probe's SSLRequest ("N": no TLS), then never answers a login: an overloaded server. */
+export async function startStallingPostgres(): Promise<{ port: number; close: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => {});
+    s.once('data', (chunk: Buffer) => {
+      if (chunk.length >= 8 && chunk.readInt32BE(4) === 80877103) s.write('N');
+    });
+  });
+  const port = await listen(server);
+  return {
+    port,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return closeServer(server);
+    },
+  };
+}
+
 export async function startHealthServer(status: number): Promise<{ url: string; close: () => Promise<void> }> {
   const server: HttpServer = createHttpServer((_req, res) => {
     res.writeHead(status, { 'content-type': 'application/json' });
