@@ -1,6 +1,6 @@
 import type { CheckId, CheckResult, CheckStatus, Evidence } from '@/lib/checks/types';
 import { CheckStatusBadge } from './status-badge';
-import { CopyButton } from './copy-button';
+import { EvidenceEntries, FixBlock } from './evidence-and-fix';
 import { SECTIONS, checkTitle, sectionOf, type Section } from './check-names';
 
 /** Evidence of a passing check starts folded so a healthy page stays dense; anything else starts open. */
@@ -10,39 +10,8 @@ function EvidenceList({ evidence, open }: { evidence: Evidence; open: boolean })
   return (
     <details open={open} className="group mt-1">
       <summary className="cursor-pointer select-none text-xs text-slate-500 hover:text-slate-800">Evidence ({entries.length})</summary>
-      <EvidenceEntries entries={entries} />
+      <EvidenceEntries evidence={evidence} />
     </details>
-  );
-}
-
-function EvidenceEntries({ entries }: { entries: Array<[string, Evidence[string]]> }) {
-  return (
-    <dl className="mt-1.5 grid grid-cols-1 gap-x-4 gap-y-0.5 font-mono text-xs text-slate-700 sm:grid-cols-[minmax(8rem,max-content)_1fr]">
-      {entries.map(([key, value]) => (
-        <div key={key} className="contents">
-          <dt className="text-slate-500">{key}</dt>
-          <dd className="mb-1 break-all sm:mb-0">{value === null ? '—' : String(value)}</dd>
-        </div>
-      ))}
-    </dl>
-  );
-}
-
-function Fix({ fix }: { fix: NonNullable<CheckResult['fix']> }) {
-  return (
-    <div className="mt-2 rounded border border-slate-200 bg-slate-50 p-2">
-      <p className="text-xs font-semibold text-slate-800">
-        Fix: <span className="font-normal">{fix.summary}</span>
-      </p>
-      {fix.commands?.map((command) => (
-        <div key={command} className="mt-1.5 flex items-start gap-2 rounded bg-slate-900 px-2 py-1.5">
-          <pre className="min-w-0 flex-1 overflow-x-auto whitespace-pre-wrap break-all font-mono text-xs text-slate-100">
-            <code>{command}</code>
-          </pre>
-          <CopyButton text={command} />
-        </div>
-      ))}
-    </div>
   );
 }
 
@@ -70,7 +39,7 @@ export function CheckRow({ check, isRootCause }: { check: CheckResult; isRootCau
         </div>
         <p className="mt-1 text-sm text-slate-800">{check.summary}</p>
         <EvidenceList evidence={check.evidence} open={check.status !== 'pass'} />
-        {check.fix && check.status !== 'pass' && <Fix fix={check.fix} />}
+        {check.fix && check.status !== 'pass' && <FixBlock fix={check.fix} />}
       </article>
     </li>
   );

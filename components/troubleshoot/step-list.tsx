@@ -1,6 +1,5 @@
 import { CheckStatusBadge } from '@/components/status/status-badge';
-import { CopyButton } from '@/components/status/copy-button';
-import type { Evidence } from '@/lib/checks/types';
+import { EvidenceEntries, FixBlock } from '@/components/status/evidence-and-fix';
 import type { StepResult } from '@/lib/runbooks/types';
 
 // A runbook's steps as an ordered checklist. Each step has an anchor (#step-<id>) to paste in chat;
@@ -8,41 +7,6 @@ import type { StepResult } from '@/lib/runbooks/types';
 
 export function stepAnchor(id: string): string {
   return `step-${id}`;
-}
-
-function EvidenceList({ evidence }: { evidence: Evidence }) {
-  const entries = Object.entries(evidence);
-  if (entries.length === 0) return null;
-  return (
-    <dl className="mt-1.5 grid grid-cols-1 gap-x-4 gap-y-0.5 font-mono text-xs text-slate-700 sm:grid-cols-[minmax(8rem,max-content)_1fr]">
-      {entries.map(([key, value]) => (
-        <div key={key} className="contents">
-          <dt className="text-slate-500">{key}</dt>
-          <dd className="mb-1 break-all sm:mb-0">{value === null ? '—' : String(value)}</dd>
-        </div>
-      ))}
-    </dl>
-  );
-}
-
-export function StepFix({ fix }: { fix: NonNullable<StepResult['fix']> }) {
-  return (
-    <div className="mt-2 rounded border border-slate-200 bg-slate-50 p-2 print:border-slate-400 print:bg-white">
-      <p className="text-xs font-semibold text-slate-800">
-        Fix: <span className="font-normal">{fix.summary}</span>
-      </p>
-      {fix.commands?.map((command) => (
-        <div key={command} className="mt-1.5 flex items-start gap-2 rounded bg-slate-900 px-2 py-1.5 print:border print:border-slate-400 print:bg-white">
-          <pre className="min-w-0 flex-1 overflow-x-auto whitespace-pre-wrap break-all font-mono text-xs text-slate-100 print:text-black">
-            <code>{command}</code>
-          </pre>
-          <span className="print:hidden">
-            <CopyButton text={command} />
-          </span>
-        </div>
-      ))}
-    </div>
-  );
 }
 
 export function StepItem({ step, index, highlight, anchored }: { step: StepResult; index: number; highlight: boolean; anchored: boolean }) {
@@ -76,12 +40,12 @@ export function StepItem({ step, index, highlight, anchored }: { step: StepResul
         // Passing evidence folds away so the failing steps stand out in a long runbook.
         <details className="mt-1">
           <summary className="cursor-pointer text-xs text-slate-600">Evidence</summary>
-          <EvidenceList evidence={step.evidence} />
+          <EvidenceEntries evidence={step.evidence} />
         </details>
       ) : (
-        <EvidenceList evidence={step.evidence} />
+        <EvidenceEntries evidence={step.evidence} />
       )}
-      {step.fix && step.status !== 'pass' && step.status !== 'skip' && <StepFix fix={step.fix} />}
+      {step.fix && step.status !== 'pass' && step.status !== 'skip' && <FixBlock fix={step.fix} />}
     </li>
   );
 }
