@@ -1,8 +1,6 @@
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Caller } from '@/lib/auth/caller';
 import type { CheckId, CheckResult, EnvironmentStatus } from '@/lib/checks/types';
 import { getEnvironment, setConfigForTests } from '@/lib/config/load';
@@ -19,12 +17,6 @@ let lab: TestLab;
 beforeAll(async () => {
   lab = await startTestLab();
   setConfigForTests(JSON.parse(readFileSync(lab.configPath, 'utf8')));
-});
-// startTestLab registers its own afterAll from inside beforeAll, which vitest does not run: without
-// this, moto and PostgreSQL outlive the test file.
-afterAll(async () => {
-  await lab?.stop();
-  if (lab) await rm(dirname(lab.configPath), { recursive: true, force: true });
 });
 
 const production = () => getEnvironmentStatus(VIEWER, 'production', { fresh: true });

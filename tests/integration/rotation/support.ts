@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { GetParametersCommand, SSMClient } from '@aws-sdk/client-ssm';
@@ -224,12 +223,9 @@ export async function clearFaults(lab: TestLab): Promise<void> {
 }
 
 /**
- * Stops the lab and removes its data dir. The shared helper registers its own afterAll from inside
- * beforeAll, where vitest never runs it, so each file calls this from a top-level afterAll.
+ * Closes the audit store before the lab goes (the shared helper stops the lab and removes its data
+ * dir after the file), since the store may live on the lab's PostgreSQL.
  */
-export async function stopRotationLab(world: RotationLab | undefined): Promise<void> {
+export async function stopRotationLab(_world: RotationLab | undefined): Promise<void> {
   await closeStoreForTests();
-  if (!world) return;
-  await world.lab.stop();
-  await rm(dirname(world.configPath), { recursive: true, force: true });
 }

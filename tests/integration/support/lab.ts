@@ -16,15 +16,22 @@ export interface TestLab extends Lab {
   logLines: string[];
 }
 
+// Registered when a test file imports this module, so it is that file's own afterAll. (An afterAll
+// registered inside beforeAll, where startTestLab is called, would never run.)
+const startedByThisFile: Array<{ lab?: Lab; dataDir: string }> = [];
+afterAll(async () => {
+  for (const started of startedByThisFile.splice(0)) {
+    await started.lab?.stop();
+    await rm(started.dataDir, { recursive: true, force: true });
+  }
+});
+
 export async function startTestLab(overrides: Partial<LabOptions> = {}): Promise<TestLab> {
   const dataDir = resolve('.lab', `test-${randomBytes(4).toString('hex')}`);
   const logLines: string[] = [];
   const verbose = !!process.env.LAB_LOG;
-  const started: { lab?: Lab } = {};
-  afterAll(async () => {
-    await started.lab?.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  const started: { lab?: Lab; dataDir: string } = { dataDir };
+  startedByThisFile.push(started);
   const lab = await startLab({
     gatewayPort: 0,
     localBackendPort: 0,
