@@ -1,5 +1,5 @@
 import 'server-only';
-import { getStore } from '@/lib/audit/store';
+import { getStore, type RotationTable } from '@/lib/audit/store';
 import { ROLLBACK_STEPS, ROTATION_STEPS, type RotationState, type StepView } from './types';
 
 // A rotation as persisted: the steps with their status, and whether rollback is offered. Written
@@ -116,19 +116,8 @@ function serialize(record: RotationRecord): string {
   return JSON.stringify(progress);
 }
 
-function fromRow(row: {
-  id: string;
-  environment: string;
-  state: string;
-  started_by: string;
-  role: string | null;
-  started_at: string;
-  updated_at: string;
-  finished_at: string | null;
-  error: string | null;
-  steps: string;
-  pending_version: number | string | null;
-}): RotationRecord {
+// PostgreSQL may hand an integer column back as a string; SQLite gives a number.
+function fromRow(row: Omit<RotationTable, 'pending_version'> & { pending_version: number | string | null }): RotationRecord {
   const progress = JSON.parse(row.steps) as PersistedProgress;
   return {
     id: row.id,
