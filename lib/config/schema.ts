@@ -3,9 +3,12 @@ import { z } from 'zod';
 // The environments file, validated at start-up. Unknown fields are errors (strict objects) so a
 // typo never silently falls back to a default.
 
+/** An environment's name; routes check a path segment against it before looking anything up. */
+export const ENVIRONMENT_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,39}$/;
+
 const name = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'use lower-case letters, digits and dashes (max 40), e.g. "production"');
+  .regex(ENVIRONMENT_NAME_PATTERN, 'use lower-case letters, digits and dashes (max 40), e.g. "production"');
 
 const parameterPrefix = z
   .string()

@@ -13,14 +13,13 @@ import { getRedeploy, type RedeployView } from '@/lib/deploy';
 import { getRotation } from '@/lib/rotation';
 import { Breadcrumb, environmentTrail } from '@/components/layout/breadcrumb';
 import { LockNotice } from '@/components/rotation/lock-notice';
-
-const ENVIRONMENT_NAME = /^[a-z0-9][a-z0-9-]{0,39}$/;
+import { ENVIRONMENT_NAME_PATTERN } from '@/lib/config/schema';
 
 type Params = Promise<{ name: string }>;
 
 export async function generateMetadata({ params }: { params: Params }): Promise<Metadata> {
   const { name } = await params;
-  return { title: ENVIRONMENT_NAME.test(name) ? `Restart containers · ${name}` : 'Restart containers' };
+  return { title: ENVIRONMENT_NAME_PATTERN.test(name) ? `Restart containers · ${name}` : 'Restart containers' };
 }
 
 const STATE_TEXT: Record<RedeployView['state'], string> = {
@@ -34,7 +33,7 @@ export default async function RedeployPage({ params }: { params: Params }) {
   const path = `/environments/${encodeURIComponent(name)}/redeploy`;
   const session = await getSessionInfo();
   if (!session) redirect(signInPath(path));
-  if (!ENVIRONMENT_NAME.test(name)) notFound();
+  if (!ENVIRONMENT_NAME_PATTERN.test(name)) notFound();
   const env = getConfig().environments.find((e) => e.name === name);
   if (!env) notFound();
 

@@ -13,14 +13,13 @@ import { getConfig } from '@/lib/config/load';
 import { getRotation, ROTATION_STEPS, type RotationView } from '@/lib/rotation';
 import { Breadcrumb, environmentTrail } from '@/components/layout/breadcrumb';
 import { LockNotice } from '@/components/rotation/lock-notice';
-
-const ENVIRONMENT_NAME = /^[a-z0-9][a-z0-9-]{0,39}$/;
+import { ENVIRONMENT_NAME_PATTERN } from '@/lib/config/schema';
 
 type Params = Promise<{ name: string }>;
 
 export async function generateMetadata({ params }: { params: Params }): Promise<Metadata> {
   const { name } = await params;
-  return { title: ENVIRONMENT_NAME.test(name) ? `Rotate password · ${name}` : 'Rotate password' };
+  return { title: ENVIRONMENT_NAME_PATTERN.test(name) ? `Rotate password · ${name}` : 'Rotate password' };
 }
 
 const STATE_TEXT: Record<RotationView['state'], string> = {
@@ -36,7 +35,7 @@ export default async function RotatePage({ params }: { params: Params }) {
   const path = `/environments/${encodeURIComponent(name)}/rotate`;
   const session = await getSessionInfo();
   if (!session) redirect(signInPath(path));
-  if (!ENVIRONMENT_NAME.test(name)) notFound();
+  if (!ENVIRONMENT_NAME_PATTERN.test(name)) notFound();
   const env = getConfig().environments.find((e) => e.name === name);
   if (!env) notFound();
 

@@ -2,13 +2,12 @@ import { callerFromRequest } from '@/lib/auth/api-token';
 import { diagnoseEnvironment } from '@/lib/runbooks/diagnosis';
 import type { Diagnosis } from '@/lib/runbooks/types';
 import { failure, json, notFound, unauthorized, wantsFresh } from '../../../respond';
+import { ENVIRONMENT_NAME_PATTERN } from '@/lib/config/schema';
 
 // GET /api/v1/environments/{name}/diagnosis → {rootCause, runbook, steps, ...}. Same access as the
 // status API: a session or a bearer token (viewer), 401 without, 404 for an unknown environment.
 
 export const dynamic = 'force-dynamic';
-
-const ENVIRONMENT_NAME = /^[a-z0-9][a-z0-9-]{0,39}$/;
 
 /** Built field by field so nothing added to the internal shape leaks out unreviewed. */
 function diagnosisDto(d: Diagnosis) {
@@ -38,7 +37,7 @@ export async function GET(req: Request, { params }: { params: Promise<{ name: st
   const caller = await callerFromRequest(req);
   if (!caller) return unauthorized();
   const { name } = await params;
-  if (!ENVIRONMENT_NAME.test(name)) return notFound(name);
+  if (!ENVIRONMENT_NAME_PATTERN.test(name)) return notFound(name);
   try {
     return json(diagnosisDto(await diagnoseEnvironment(caller, name, { fresh: wantsFresh(req) })));
   } catch (err) {
