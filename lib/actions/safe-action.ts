@@ -8,6 +8,7 @@ import { getSessionInfo, signInPath, type SessionInfo } from '@/lib/auth/session
 import { getConfig } from '@/lib/config/load';
 import { signInAgainPath } from './confirm-form-context';
 import type { Role } from '@/lib/config/schema';
+import { ENVIRONMENT_NAME_PATTERN } from '@/lib/config/schema';
 
 // The action builder every server action in lib/actions goes through, after dub's safe-action and
 // saas-starter's validatedActionWithUser. An action is an entry point anyone can POST to with any
@@ -30,7 +31,7 @@ export interface ActionState {
 /** Far above any honest form (a name, its confirmation, a password, an image tag), far below Next's 1 MB cap. */
 export const MAX_ACTION_INPUT_BYTES = 4096;
 
-const environmentName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'not an environment name');
+const environmentName = z.string().regex(ENVIRONMENT_NAME_PATTERN, 'not an environment name');
 
 /** The fields every dangerous environment action takes; actions may extend it (still strict). */
 export const confirmedEnvironmentInput = z.strictObject({

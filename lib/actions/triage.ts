@@ -10,6 +10,7 @@ import { UnknownEnvironmentError, getEnvironment } from '@/lib/config/load';
 import { runRunbooks } from '@/lib/runbooks';
 import { triageErrorText, TRIAGE_MAX_BYTES } from '@/lib/runbooks/triage';
 import type { RunbookId, RunbookRun } from '@/lib/runbooks/types';
+import { ENVIRONMENT_NAME_PATTERN } from '@/lib/config/schema';
 
 export type TriageState =
   | { status: 'idle' }
@@ -17,7 +18,7 @@ export type TriageState =
   | { status: 'matched'; reasons: Array<{ label: string; source: string; runbooks: RunbookId[] }>; runs: RunbookRun[] };
 
 const input = z.strictObject({
-  environment: z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/),
+  environment: z.string().regex(ENVIRONMENT_NAME_PATTERN),
   // Generous in characters so the byte limit (with its clear message) is what an operator meets.
   text: z.string().max(TRIAGE_MAX_BYTES * 4),
 });

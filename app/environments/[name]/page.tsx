@@ -11,21 +11,20 @@ import { requireCaller } from '@/lib/auth/session';
 import { UnknownEnvironmentError, getConfig } from '@/lib/config/load';
 import { getEnvironmentStatus } from '@/lib/status';
 import { Breadcrumb } from '@/components/layout/breadcrumb';
+import { ENVIRONMENT_NAME_PATTERN } from '@/lib/config/schema';
 
 const REFRESH_SECONDS = 10;
-const ENVIRONMENT_NAME = /^[a-z0-9][a-z0-9-]{0,39}$/;
-
 type Params = Promise<{ name: string }>;
 
 export async function generateMetadata({ params }: { params: Params }): Promise<Metadata> {
   const { name } = await params;
-  return { title: ENVIRONMENT_NAME.test(name) ? name : 'Environment' };
+  return { title: ENVIRONMENT_NAME_PATTERN.test(name) ? name : 'Environment' };
 }
 
 export default async function EnvironmentPage({ params }: { params: Params }) {
   const { name } = await params;
   const caller = await requireCaller(`/environments/${encodeURIComponent(name)}`);
-  if (!ENVIRONMENT_NAME.test(name)) notFound();
+  if (!ENVIRONMENT_NAME_PATTERN.test(name)) notFound();
 
   let status;
   try {

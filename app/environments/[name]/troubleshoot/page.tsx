@@ -13,21 +13,20 @@ import type { EnvironmentConfig } from '@/lib/config/schema';
 import { runbooksFor } from '@/lib/runbooks';
 import { diagnoseEnvironment } from '@/lib/runbooks/diagnosis';
 import { Breadcrumb, environmentTrail } from '@/components/layout/breadcrumb';
+import { ENVIRONMENT_NAME_PATTERN } from '@/lib/config/schema';
 
 export const dynamic = 'force-dynamic';
-
-const ENVIRONMENT_NAME = /^[a-z0-9][a-z0-9-]{0,39}$/;
 
 type Params = Promise<{ name: string }>;
 type Search = Promise<Record<string, string | string[] | undefined>>;
 
 export async function generateMetadata({ params }: { params: Params }): Promise<Metadata> {
   const { name } = await params;
-  return { title: ENVIRONMENT_NAME.test(name) ? `Troubleshoot ${name}` : 'Troubleshoot' };
+  return { title: ENVIRONMENT_NAME_PATTERN.test(name) ? `Troubleshoot ${name}` : 'Troubleshoot' };
 }
 
 function environmentOrNotFound(name: string): EnvironmentConfig {
-  if (!ENVIRONMENT_NAME.test(name)) notFound();
+  if (!ENVIRONMENT_NAME_PATTERN.test(name)) notFound();
   try {
     return getEnvironment(name);
   } catch (err) {

@@ -7,23 +7,22 @@ import { requireCaller } from '@/lib/auth/session';
 import { UnknownEnvironmentError, getEnvironment } from '@/lib/config/load';
 import { UnknownRunbookError, runRunbook, runbookDefinition } from '@/lib/runbooks';
 import { Breadcrumb, environmentTrail } from '@/components/layout/breadcrumb';
+import { ENVIRONMENT_NAME_PATTERN } from '@/lib/config/schema';
 
 export const dynamic = 'force-dynamic';
-
-const ENVIRONMENT_NAME = /^[a-z0-9][a-z0-9-]{0,39}$/;
 
 type Params = Promise<{ name: string; runbook: string }>;
 type Search = Promise<Record<string, string | string[] | undefined>>;
 
 export async function generateMetadata({ params }: { params: Params }): Promise<Metadata> {
   const { name, runbook } = await params;
-  return { title: ENVIRONMENT_NAME.test(name) ? `${runbook} · ${name}` : 'Runbook' };
+  return { title: ENVIRONMENT_NAME_PATTERN.test(name) ? `${runbook} · ${name}` : 'Runbook' };
 }
 
 export default async function RunbookPage({ params, searchParams }: { params: Params; searchParams: Search }) {
   const { name, runbook } = await params;
   const caller = await requireCaller(`/environments/${encodeURIComponent(name)}/troubleshoot/${encodeURIComponent(runbook)}`);
-  if (!ENVIRONMENT_NAME.test(name)) notFound();
+  if (!ENVIRONMENT_NAME_PATTERN.test(name)) notFound();
   const fresh = (await searchParams).fresh === '1';
 
   let run;
