@@ -1,9 +1,9 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import pg from 'pg';
 import { afterAll } from 'vitest';
+import { runAwsCli, type AwsCliRun } from '@/infra/lab/aws-cli';
 import { startLab } from '@/infra/lab/index';
 import type { Lab, LabOptions } from '@/infra/lab/contract';
 
@@ -59,48 +59,11 @@ export async function labApi<T = unknown>(lab: Lab, method: string, path: string
   return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
 }
 
-export interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-  /** stdout parsed as JSON when it is JSON. */
-  json: unknown;
-}
+export type CliResult = AwsCliRun;
 
-/** The AWS CLI v2 from Debian (by full path: an old v1 may be first on PATH) against the lab. */
+/** The AWS CLI v2 from Debian against the lab. */
 export function awsCli(lab: Lab, args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((done) => {
-    execFile(
-      '/usr/bin/aws',
-      ['--endpoint-url', lab.awsEndpoint, '--region', lab.region, '--output', 'json', ...args],
-      {
-        env: {
-          ...process.env,
-          AWS_PROFILE: undefined,
-          AWS_SESSION_TOKEN: undefined,
-          HOME: join(resolve('.lab'), 'aws-cli-home'),
-          AWS_ACCESS_KEY_ID: 'testing',
-          AWS_SECRET_ACCESS_KEY: 'testing',
-          AWS_PAGER: '',
-          AWS_CONFIG_FILE: '/dev/null',
-          AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-          ...extraEnv,
-        },
-        timeout: 60_000,
-        encoding: 'utf8',
-      },
-      (error, stdout, stderr) => {
-        let json: unknown;
-        try {
-          json = stdout.trim() ? JSON.parse(stdout) : undefined;
-        } catch {
-          json = undefined;
-        }
-        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-        done({ code, stdout, stderr, json });
-      },
-    );
-  });
+  return runAwsCli(lab, args, { env: extraEnv });
 }
 
 export type LoginOutcome = 'ok' | 'auth-failed' | 'refused' | 'no-answer' | `error: ${string}`;
