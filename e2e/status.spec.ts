@@ -64,6 +64,11 @@ test('a viewer sees production and local healthy, production broken at sg.backen
   await page.getByRole('link', { name: 'production', exact: true }).click();
   await page.getByRole('button', { name: 'Refresh now' }).click();
   await expect(page.getByRole('article', { name: /sg\.backend-ingress/ })).toContainText('Pass');
+  // The DB network admits again a moment after the rule is back; leave production healthy (and the
+  // shared cache holding a healthy status) for the next test.
+  await expect
+    .poll(async () => ((await (await page.request.get('/api/v1/environments/production/status?fresh=1')).json()) as { overall: string }).overall, { timeout: 60_000 })
+    .toBe('healthy');
 
   await signOut(page);
   await page.goto('/environments/production');
