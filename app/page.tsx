@@ -4,7 +4,7 @@ import { checkTitle } from '@/components/status/check-names';
 import { AutoRefresh } from '@/components/status/auto-refresh';
 import { CheckedAt } from '@/components/status/checked-at';
 import { CheckStatusBadge, OverallStatusBadge } from '@/components/status/status-badge';
-import { requireCaller } from '@/lib/auth/session';
+import { pageSession } from '@/lib/pages';
 import type { CheckStatus, EnvironmentStatus } from '@/lib/checks/types';
 import { getConfig } from '@/lib/config/load';
 import { listEnvironmentStatuses } from '@/lib/status';
@@ -31,7 +31,7 @@ function Counts({ status }: { status: EnvironmentStatus }) {
 }
 
 export default async function EnvironmentsPage() {
-  const caller = await requireCaller('/');
+  const { caller } = await pageSession('/');
   const statuses = await listEnvironmentStatuses(caller);
   const ttl = getConfig().cacheTtlSeconds;
 

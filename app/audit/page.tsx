@@ -2,7 +2,7 @@ import type { Metadata } from 'next';
 import Link from 'next/link';
 import { AuditTable } from '@/components/audit/audit-table';
 import { listAudit } from '@/lib/audit';
-import { requireCaller } from '@/lib/auth/session';
+import { pageSession } from '@/lib/pages';
 import { getConfig } from '@/lib/config/load';
 
 export const metadata: Metadata = { title: 'Audit log' };
@@ -17,7 +17,7 @@ function one(value: string | string[] | undefined): string | undefined {
 
 export default async function AuditPage({ searchParams }: { searchParams: SearchParams }) {
   const params = await searchParams;
-  const caller = await requireCaller('/audit');
+  const { caller } = await pageSession('/audit');
   const names = getConfig().environments.map((e) => e.name);
   // Only configured names filter; anything else shows everything rather than echoing the query.
   const wanted = one(params.environment);

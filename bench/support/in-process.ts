@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { Caller } from '../../lib/auth/caller';
+import type { Caller } from '../../lib/roles';
 import type { BenchLab } from './lab';
 
 // The console's lib/ code run inside the benchmark process, pointed at the benchmark's lab with a

@@ -1,5 +1,5 @@
 import Link from 'next/link';
-import type { Caller } from '@/lib/auth/caller';
+import type { Caller } from '@/lib/roles';
 import { ActivityTracker } from '@/components/auth/activity-tracker';
 import { SignOutButton } from '@/components/auth/sign-out-button';
 

@@ -1,4 +1,4 @@
-import type { InstanceRestartView } from '@/lib/deploy';
+import type { InstanceRestartView } from '@/lib/operations/types';
 import { ProgressStatusBadge } from './progress-status';
 import { clockTime, duration } from './time';
 

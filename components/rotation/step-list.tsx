@@ -1,4 +1,4 @@
-import type { StepView } from '@/lib/rotation';
+import type { StepView } from '@/lib/operations/types';
 import { ProgressStatusBadge } from './progress-status';
 import { clockTime, duration } from './time';
 

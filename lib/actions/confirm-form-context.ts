@@ -1,5 +1,5 @@
 import 'server-only';
-import { hasRole } from '@/lib/auth/caller';
+import { hasRole } from '@/lib/roles';
 import { labAccountFor } from '@/lib/auth/lab-accounts';
 import { checkSignInFreshness } from '@/lib/auth/reauth';
 import { signInPath, type SessionInfo } from '@/lib/auth/session';

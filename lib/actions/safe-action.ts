@@ -2,23 +2,21 @@ import 'server-only';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { auditActor, recordAuditSafely } from '@/lib/audit';
-import { hasRole, type Caller } from '@/lib/auth/caller';
 import { checkReauthentication } from '@/lib/auth/reauth';
 import { getSessionInfo, signInPath, type SessionInfo } from '@/lib/auth/session';
 import { getConfig } from '@/lib/config/load';
+import { ENVIRONMENT_NAME_PATTERN, type Role } from '@/lib/config/schema';
+import { hasRole, type Caller } from '@/lib/roles';
 import { signInAgainPath } from './confirm-form-context';
-import type { Role } from '@/lib/config/schema';
-import { ENVIRONMENT_NAME_PATTERN } from '@/lib/config/schema';
 
-// The action builder every server action in lib/actions goes through, after dub's safe-action and
-// saas-starter's validatedActionWithUser. An action is an entry point anyone can POST to with any
-// arguments, so the builder does, in this order and for every action alike: resolve the caller from
-// the session (never from the payload), check the role, validate the payload strictly (unknown fields,
-// wrong types and oversized input are refused before any AWS call), check that the environment exists
-// and that the typed confirmation names it, re-authenticate, and only then run the action. Every
-// refusal is audited. Nothing thrown reaches the user: they get `{error}` for useActionState.
+// The chain every server action in lib/actions is built from, after dub's safe-action: an action is
+// an entry point anyone can POST to with any arguments, so each link checks one thing, in this
+// order — the session (never the payload) names the caller, the role, a strict schema (unknown
+// fields, wrong types and oversized input are refused before any AWS call), the environment, the
+// typed confirmation, re-authentication — and only then the action runs. Every refusal is audited,
+// and nothing thrown reaches the user: they get the action's own error state.
 
-/** What a form's useActionState holds. Never carries what the user typed (the password above all). */
+/** What a dangerous action's form (useActionState) holds. Never carries what the user typed. */
 export interface ActionState {
   ok?: boolean;
   /** Shown to the user; written by the console, never echoing input. */
@@ -30,6 +28,138 @@ export interface ActionState {
 
 /** Far above any honest form (a name, its confirmation, a password, an image tag), far below Next's 1 MB cap. */
 export const MAX_ACTION_INPUT_BYTES = 4096;
+
+/** A link refused the request: a message for the user, and one for the audit log, both the console's own words. */
+export class Refusal extends Error {
+  constructor(
+    readonly userMessage: string,
+    readonly auditDetail: string,
+    readonly signInUrl?: string,
+  ) {
+    super(userMessage);
+    this.name = 'Refusal';
+  }
+}
+
+export interface ActionMeta<State> {
+  /** The audit log's action name, e.g. "rotation.start". */
+  action: string;
+  /** For messages: "rotating the password needs operator". */
+  what: string;
+  /** Where the user comes back to after signing in again. */
+  page: (environment: string | null) => string;
+  /** The action's state for a refusal or a failure. */
+  refused: (message: string, signInUrl?: string) => State;
+  /** Largest payload accepted, in bytes. */
+  maxBytes?: number;
+}
+
+/** What every link sees: the raw payload, and the environment it names when that one is configured (to file refusals under). */
+export interface ChainContext {
+  meta: ActionMeta<unknown>;
+  raw: Record<string, unknown>;
+  environment: string | null;
+  session?: SessionInfo;
+}
+
+type Link<In, Out> = (ctx: In) => Out | Promise<Out>;
+
+/** What useActionState calls: (previous state, FormData) from the form — or anything a forged POST sends. */
+export type ServerAction<State> = (previous: unknown, payload: unknown) => Promise<State>;
+
+export class ActionChain<Ctx extends ChainContext, State> {
+  constructor(
+    private readonly meta: ActionMeta<State>,
+    private readonly links: ReadonlyArray<Link<ChainContext, ChainContext>>,
+  ) {}
+
+  use<Next extends ChainContext>(link: Link<Ctx, Next>): ActionChain<Next, State> {
+    return new ActionChain<Next, State>(this.meta, [...this.links, link as unknown as Link<ChainContext, ChainContext>]);
+  }
+
+  run(action: (ctx: Ctx) => Promise<State>): ServerAction<State> {
+    const { meta, links } = this;
+    return async (_previous, payload) => {
+      let ctx: ChainContext = { meta: meta as ActionMeta<unknown>, raw: {}, environment: null };
+      try {
+        const raw = payloadToObject(payload, meta.maxBytes ?? MAX_ACTION_INPUT_BYTES);
+        ctx = { ...ctx, raw, environment: knownEnvironmentName(raw) };
+        for (const link of links) ctx = await link(ctx);
+        return await action(ctx as Ctx);
+      } catch (err) {
+        if (err instanceof Refusal) {
+          await recordAuditSafely({ ...auditActor(ctx.session?.caller), action: meta.action, environment: ctx.environment, outcome: 'refused', detail: err.auditDetail });
+          return meta.refused(err.userMessage, err.signInUrl);
+        }
+        return meta.refused(await unexpected(meta.action, ctx, err));
+      }
+    };
+  }
+}
+
+export function actionChain<State>(meta: ActionMeta<State>): ActionChain<ChainContext, State> {
+  return new ActionChain<ChainContext, State>(meta, []);
+}
+
+// ---- the links, in the order every action uses them ----
+
+export type WithCaller = ChainContext & { session: SessionInfo; caller: Caller };
+
+/** The caller comes from the session cookie, never from the payload. */
+export const withSession: Link<ChainContext, WithCaller> = async (ctx) => {
+  const session = await getSessionInfo();
+  if (!session) throw new Refusal('Your session has ended. Sign in again, then repeat the action.', 'not signed in', signInPath(ctx.meta.page(ctx.environment)));
+  return { ...ctx, session, caller: session.caller };
+};
+
+export function requireRole<Ctx extends WithCaller>(role: Role): Link<Ctx, Ctx> {
+  return (ctx) => {
+    const { id, role: has } = ctx.caller;
+    if (!hasRole(ctx.caller, role)) throw new Refusal(`You are signed in as ${has}; ${ctx.meta.what} needs ${role}.`, `${id} is ${has}; ${ctx.meta.what} needs ${role}`);
+    return ctx;
+  };
+}
+
+export function withInput<Ctx extends WithCaller, Schema extends z.ZodType>(schema: Schema): Link<Ctx, Ctx & { input: z.infer<Schema> }> {
+  return (ctx) => ({ ...ctx, input: parseInput(schema, ctx.raw) });
+}
+
+type WithEnvironmentInput = WithCaller & { input: { environment: string } };
+
+/** The environment the input names exists, and (for the dangerous actions) has AWS resources to act on. */
+export function withEnvironment<Ctx extends WithEnvironmentInput>(opts: { kind?: 'aws' } = {}): Link<Ctx, Ctx & { environment: string }> {
+  return (ctx) => {
+    const name = ctx.input.environment;
+    // The name passed the schema's pattern, so it is safe to repeat.
+    const configured = getConfig().environments.find((e) => e.name === name);
+    if (!configured) throw new Refusal(`There is no environment named "${name}".`, `no environment named "${name}"`);
+    if (opts.kind && configured.kind !== opts.kind) {
+      const why = `${name} is a local environment; it has no RDS instance or backend fleet to act on`;
+      throw new Refusal(`${why}.`, why);
+    }
+    return { ...ctx, environment: name };
+  };
+}
+
+export const withConfirmation = <Ctx extends WithEnvironmentInput & { input: { confirmEnvironment: string } }>(ctx: Ctx): Ctx => {
+  if (ctx.input.confirmEnvironment !== ctx.input.environment) {
+    throw new Refusal(`The confirmation does not match: type "${ctx.input.environment}" exactly to confirm.`, 'the typed confirmation does not match the environment name');
+  }
+  return ctx;
+};
+
+/** A stolen or forgotten-open session alone must not change production; the password goes no further than here. */
+export const withReauthentication = <Ctx extends WithEnvironmentInput & { input: { password?: string } }>(ctx: Ctx): Ctx & { input: Omit<Ctx['input'], 'password'> } => {
+  const { password, ...rest } = ctx.input;
+  const reauth = checkReauthentication({ mode: getConfig().mode, caller: ctx.caller, password, authTime: ctx.session.authTime });
+  if (!reauth.ok) {
+    const signInAgain = reauth.reason === 'stale-sign-in' ? signInAgainPath(ctx.meta.page(ctx.input.environment)) : undefined;
+    throw new Refusal(reauth.message, `re-authentication failed: ${reauth.reason}`, signInAgain);
+  }
+  return { ...ctx, input: rest as Omit<Ctx['input'], 'password'> };
+};
+
+// ---- the dangerous actions: all five links ----
 
 const environmentName = z.string().regex(ENVIRONMENT_NAME_PATTERN, 'not an environment name');
 
@@ -43,147 +173,56 @@ export const confirmedEnvironmentInput = z.strictObject({
 
 export type ConfirmedEnvironmentInput = z.infer<typeof confirmedEnvironmentInput>;
 
-export interface EnvironmentActionContext<Input> {
-  caller: Caller;
-  input: Input;
-}
-
 export interface EnvironmentActionDefinition<Schema extends z.ZodType<ConfirmedEnvironmentInput>> {
-  /** The audit log's action name, e.g. "rotation.start". */
   action: string;
-  /** For messages: "rotating the password needs operator". */
   what: string;
   role: Role;
   schema: Schema;
-  /** Where the user comes back to after signing in again. */
   page: (environment: string) => string;
-  /** Runs only after every check passed; its errors become `{error}` and a "failure" audit entry. */
-  run: (ctx: EnvironmentActionContext<z.infer<Schema>>) => Promise<ActionState>;
+  /** Runs only after every link passed, without the password; its errors become `{error}` and a "failure" audit entry. */
+  run: (ctx: { caller: Caller; input: Omit<z.infer<Schema>, 'password'> }) => Promise<ActionState>;
 }
 
-/** What useActionState calls: (previous state, FormData) from the form — or anything a forged POST sends. */
-export type EnvironmentAction = (previous: unknown, payload: unknown) => Promise<ActionState>;
-
-class Refusal extends Error {
-  constructor(
-    /** For the user. */
-    readonly userMessage: string,
-    /** For the audit log; written by the console, never containing input. */
-    readonly auditDetail: string,
-    readonly signInUrl?: string,
-  ) {
-    super(userMessage);
-    this.name = 'Refusal';
-  }
+export function environmentAction<Schema extends z.ZodType<ConfirmedEnvironmentInput>>(def: EnvironmentActionDefinition<Schema>): ServerAction<ActionState> {
+  return actionChain<ActionState>({
+    action: def.action,
+    what: def.what,
+    page: (environment) => (environment ? def.page(environment) : '/'),
+    refused: (error, signInUrl) => (signInUrl ? { error, signInUrl } : { error }),
+  })
+    .use(withSession)
+    .use(requireRole(def.role))
+    .use(withInput(def.schema))
+    .use(withEnvironment({ kind: 'aws' }))
+    .use(withConfirmation)
+    .use(withReauthentication)
+    .run(({ caller, input }) => def.run({ caller, input }));
 }
 
-export function environmentAction<Schema extends z.ZodType<ConfirmedEnvironmentInput>>(
-  definition: EnvironmentActionDefinition<Schema>,
-): EnvironmentAction {
-  return async function runEnvironmentAction(_previous: unknown, payload: unknown): Promise<ActionState> {
-    let session: SessionInfo | null = null;
-    let environment: string | null = null;
-    try {
-      session = await getSessionInfo();
-      const raw = payloadToObject(payload);
-      environment = knownEnvironmentName(raw);
-      if (!session) {
-        throw new Refusal('Your session has ended. Sign in again, then repeat the action.', 'not signed in', signInPath(pageFor(definition, environment)));
-      }
-      const { caller } = session;
-      const { id, role } = caller;
-      if (!hasRole(caller, definition.role)) {
-        throw new Refusal(`You are signed in as ${role}; ${definition.what} needs ${definition.role}.`, `${id} is ${role}; ${definition.what} needs ${definition.role}`);
-      }
-      const input = parseInput(definition.schema, raw);
-      // The name passed the schema's pattern, so it is safe to repeat.
-      const configured = getConfig().environments.find((e) => e.name === input.environment);
-      if (!configured) throw new Refusal(`There is no environment named "${input.environment}".`, `no environment named "${input.environment}"`);
-      environment = input.environment;
-      if (configured.kind !== 'aws') {
-        const why = `${input.environment} is a local environment; it has no RDS instance or backend fleet to act on`;
-        throw new Refusal(`${why}.`, why);
-      }
-      if (input.confirmEnvironment !== input.environment) {
-        throw new Refusal(
-          `The confirmation does not match: type "${input.environment}" exactly to confirm.`,
-          'the typed confirmation does not match the environment name',
-        );
-      }
-      const reauth = checkReauthentication({
-        mode: getConfig().mode,
-        caller,
-        password: input.password,
-        authTime: session.authTime,
-      });
-      if (!reauth.ok) {
-        const signInAgain = reauth.reason === 'stale-sign-in' ? signInAgainPath(definition.page(input.environment)) : undefined;
-        throw new Refusal(reauth.message, `re-authentication failed: ${reauth.reason}`, signInAgain);
-      }
+// ---- payload handling ----
 
-      return await runChecked(definition, caller, input);
-    } catch (err) {
-      if (err instanceof Refusal) {
-        await recordAuditSafely({
-          ...auditActor(session?.caller),
-          action: definition.action,
-          environment,
-          outcome: 'refused',
-          detail: err.auditDetail,
-        });
-        return err.signInUrl ? { error: err.userMessage, signInUrl: err.signInUrl } : { error: err.userMessage };
-      }
-      return unexpected(definition, session?.caller ?? null, environment, err);
-    }
-  };
-}
-
-async function runChecked<Schema extends z.ZodType<ConfirmedEnvironmentInput>>(
-  definition: EnvironmentActionDefinition<Schema>,
-  caller: Caller,
-  input: z.infer<Schema>,
-): Promise<ActionState> {
-  // The password has done its job; nothing after this point may see it, let alone log it.
-  const { password: _password, ...rest } = input;
-  return definition.run({ caller, input: rest as z.infer<Schema> });
-}
-
-async function unexpected(
-  definition: EnvironmentActionDefinition<z.ZodType<ConfirmedEnvironmentInput>>,
-  caller: Caller | null,
-  environment: string | null,
-  err: unknown,
-): Promise<ActionState> {
+async function unexpected(action: string, ctx: ChainContext, err: unknown): Promise<string> {
   const ref = randomBytes(4).toString('hex');
   // The error's class and a reference only: a message from a driver can quote a connection string.
   const kind = err instanceof Error ? err.name : typeof err;
-  console.error(`[action ${definition.action}] ${environment ?? '-'}: unexpected ${kind} (ref ${ref})`);
-  await recordAuditSafely({
-    ...auditActor(caller),
-    action: definition.action,
-    environment,
-    outcome: 'failure',
-    detail: `unexpected ${kind} in the console (ref ${ref})`,
-  });
-  return { error: `The console hit an unexpected problem and did nothing more (reference ${ref} in the server log). Try again, or check the audit log.` };
-}
-
-function pageFor(definition: { page: (environment: string) => string }, environment: string | null): string {
-  return environment ? definition.page(environment) : '/';
+  console.error(`[action ${action}] ${ctx.environment ?? '-'}: unexpected ${kind} (ref ${ref})`);
+  await recordAuditSafely({ ...auditActor(ctx.session?.caller), action, environment: ctx.environment, outcome: 'failure', detail: `unexpected ${kind} in the console (ref ${ref})` });
+  return `The console hit an unexpected problem and did nothing more (reference ${ref} in the server log). Try again, or check the audit log.`;
 }
 
 /**
  * FormData (a form), or a plain object (a forged or scripted call), into one flat object of strings.
  * Files and repeated fields are refused: no honest form here sends either.
  */
-export function payloadToObject(payload: unknown): Record<string, unknown> {
+export function payloadToObject(payload: unknown, maxBytes = MAX_ACTION_INPUT_BYTES): Record<string, unknown> {
+  const tooLarge = () => new Refusal('The request is too large.', `the request was larger than ${maxBytes} bytes`);
   if (payload instanceof FormData) {
     const out: Record<string, unknown> = {};
     let bytes = 0;
     for (const [key, value] of payload.entries()) {
       if (typeof value !== 'string') throw new Refusal('This form does not take files.', 'the request carried a file');
       bytes += Buffer.byteLength(key) + Buffer.byteLength(value);
-      if (bytes > MAX_ACTION_INPUT_BYTES) throw tooLarge();
+      if (bytes > maxBytes) throw tooLarge();
       // A server-rendered form carries React's hidden $ACTION_ fields for progressive enhancement;
       // once hydrated, React submits them along with the user's fields. They name the action, not input.
       if (key.startsWith('$ACTION_')) continue;
@@ -199,17 +238,13 @@ export function payloadToObject(payload: unknown): Record<string, unknown> {
     } catch {
       throw new Refusal('The request is not a form this action understands.', 'the request was not a plain form');
     }
-    if (size > MAX_ACTION_INPUT_BYTES) throw tooLarge();
+    if (size > maxBytes) throw tooLarge();
     return payload as Record<string, unknown>;
   }
   throw new Refusal('The request is not a form this action understands.', 'the request was not a form');
 }
 
-function tooLarge(): Refusal {
-  return new Refusal('The request is too large.', `the request was larger than ${MAX_ACTION_INPUT_BYTES} bytes`);
-}
-
-function parseInput<Schema extends z.ZodType<ConfirmedEnvironmentInput>>(schema: Schema, raw: Record<string, unknown>): z.infer<Schema> {
+function parseInput<Schema extends z.ZodType>(schema: Schema, raw: Record<string, unknown>): z.infer<Schema> {
   // An empty optional field from a form means "not given".
   const cleaned = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== ''));
   const parsed = schema.safeParse(cleaned);

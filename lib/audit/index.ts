@@ -1,6 +1,6 @@
 import 'server-only';
-import { AuthorizationError, hasRole, type Caller } from '@/lib/auth/caller';
-import { getStore } from './store';
+import { AuthorizationError, hasRole, type Caller } from '@/lib/roles';
+import { getStore } from '@/lib/store';
 
 // The one audit writer. Every dangerous action records who did what to which environment and how it
 // ended, including refusals. Callers pass plain descriptions; never a password, token or URL with one.

@@ -1,5 +1,5 @@
 import 'server-only';
-import type { Caller } from './caller';
+import type { Caller } from '@/lib/roles';
 import { secretsEqual } from './constant-time';
 import { getCaller } from './session';
 

@@ -1,5 +1,5 @@
 import type { Role } from '@/lib/config/schema';
-import type { SignInProvider } from './roles';
+import type { SignInProvider } from '@/lib/roles';
 
 // What the console keeps in the session JWT and exposes in the session: no secret, no IdP tokens.
 

@@ -5,7 +5,7 @@ import type { OAuthConfig } from 'next-auth/providers/oauth';
 import { getConfig } from '@/lib/config/load';
 import type { ConsoleConfig } from '@/lib/config/schema';
 import { LAB_ACCOUNTS, enabledLabAccounts, verifyLabCredentials } from './lab-accounts';
-import { roleForSession, type SignInProvider } from './roles';
+import { roleForSession, type SignInProvider } from '@/lib/roles';
 import { SESSION_MAX_AGE_SECONDS, nowInSeconds, sessionVerdict } from './session-lifetime';
 
 // next-auth 4 with JWT sessions. The token carries who signed in, how and when; the role in it is

@@ -1,10 +1,8 @@
 import 'server-only';
 import { getServerSession } from 'next-auth';
-import { redirect } from 'next/navigation';
 import { connection } from 'next/server';
 import { cache } from 'react';
-import type { Role } from '@/lib/config/schema';
-import { assertRole, type Caller } from './caller';
+import type { Caller } from '@/lib/roles';
 import { authOptions } from './options';
 
 // The signed-in user as pages, server actions and route handlers see it. Each of them asks here
@@ -39,15 +37,4 @@ export function safeReturnPath(path: string | null | undefined): string {
 export function signInPath(returnTo: string): string {
   const back = safeReturnPath(returnTo);
   return back === '/' ? '/signin' : `/signin?callbackUrl=${encodeURIComponent(back)}`;
-}
-
-/**
- * For pages: the caller with at least `role`, or a redirect to /signin when signed out. A signed-in
- * caller without the role gets an AuthorizationError (the error page), not a sign-in loop.
- */
-export async function requireCaller(returnTo: string, role: Role = 'viewer'): Promise<Caller> {
-  const caller = await getCaller();
-  if (!caller) redirect(signInPath(returnTo));
-  assertRole(caller, role);
-  return caller;
 }

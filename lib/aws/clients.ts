@@ -3,20 +3,30 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { SSMClient, type SSMClientConfig } from '@aws-sdk/client-ssm';
-import { STSClient } from '@aws-sdk/client-sts';
 import { fromIni, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import type { AwsEnvironmentConfig } from '@/lib/config/schema';
 import { processWide } from '@/lib/process-wide';
 
-// The one AWS client factory: one set of clients per environment, each call time-boxed and retried
-// the SDK's standard way. Nothing else in the console constructs an AWS client.
+// The one AWS client factory: one set of clients per scope (region, endpoint and credentials), each
+// call time-boxed and retried the SDK's standard way. Nothing else in the console constructs an AWS
+// client. Environments in one scope share clients, and the readers' cache keys start with the scope,
+// so such environments share what was read.
 
 export interface AwsClients {
   ssm: SSMClient;
   rds: RDSClient;
   ec2: EC2Client;
   iam: IAMClient;
-  sts: STSClient;
+}
+
+/** What every reader and writer in lib/aws takes: an abort signal that cancels the call. */
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+/** The SDK's per-call options for `send`. */
+export function sendOptions(opts: CallOptions): { abortSignal?: AbortSignal } | undefined {
+  return opts.signal ? { abortSignal: opts.signal } : undefined;
 }
 
 /** A call that outlives these fails with a TimeoutError instead of hanging a panel. */
@@ -24,35 +34,39 @@ export const AWS_CONNECTION_TIMEOUT_MS = 2000;
 export const AWS_REQUEST_TIMEOUT_MS = 4000;
 export const AWS_MAX_ATTEMPTS = 3;
 
+// Every client, the STS one behind assume-role included: a hung endpoint must not hang a panel or keep a lock renewed.
+const TIME_BOXED = {
+  maxAttempts: AWS_MAX_ATTEMPTS,
+  retryMode: 'standard' as const,
+  requestHandler: {
+    connectionTimeout: AWS_CONNECTION_TIMEOUT_MS,
+    requestTimeout: AWS_REQUEST_TIMEOUT_MS,
+    throwOnRequestTimeout: true,
+  },
+};
+
 const LAB_CREDENTIALS = { accessKeyId: 'LABCONSOLE', secretAccessKey: 'lab-not-a-secret' };
 
-const byEnvironment = processWide('aws.clients', () => new Map<string, { key: string; clients: AwsClients }>());
+const byScope = processWide('aws.clients', () => new Map<string, AwsClients>());
+
+/** Who asks where: environments with the same scope see the same AWS answers. */
+export function awsScope(env: Pick<AwsEnvironmentConfig, 'region' | 'endpoint' | 'credentials'>): string {
+  return JSON.stringify([env.region, env.endpoint ?? null, env.credentials]);
+}
 
 export function awsClients(env: AwsEnvironmentConfig): AwsClients {
-  const key = JSON.stringify([env.region, env.endpoint, env.credentials]);
-  const existing = byEnvironment.get(env.name);
-  if (existing?.key === key) return existing.clients;
+  const scope = awsScope(env);
+  const existing = byScope.get(scope);
+  if (existing) return existing;
 
-  const common = {
-    region: env.region,
-    endpoint: env.endpoint,
-    credentials: credentialsFor(env),
-    maxAttempts: AWS_MAX_ATTEMPTS,
-    retryMode: 'standard' as const,
-    requestHandler: {
-      connectionTimeout: AWS_CONNECTION_TIMEOUT_MS,
-      requestTimeout: AWS_REQUEST_TIMEOUT_MS,
-      throwOnRequestTimeout: true,
-    },
-  };
+  const common = { ...TIME_BOXED, region: env.region, endpoint: env.endpoint, credentials: credentialsFor(env) };
   const clients: AwsClients = {
     ssm: new SSMClient(common),
     rds: new RDSClient(common),
     ec2: new EC2Client(common),
     iam: new IAMClient(common),
-    sts: new STSClient(common),
   };
-  byEnvironment.set(env.name, { key, clients });
+  byScope.set(scope, clients);
   return clients;
 }
 
@@ -66,7 +80,7 @@ function credentialsFor(env: AwsEnvironmentConfig): SSMClientConfig['credentials
     case 'assume-role':
       return fromTemporaryCredentials({
         params: { RoleArn: c.roleArn, RoleSessionName: c.sessionName, ExternalId: c.externalId },
-        clientConfig: { region: env.region },
+        clientConfig: { ...TIME_BOXED, region: env.region, endpoint: env.endpoint },
       });
     case 'lab':
       return LAB_CREDENTIALS;

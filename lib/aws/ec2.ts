@@ -1,7 +1,7 @@
 import 'server-only';
 import { DescribeInstancesCommand, DescribeSecurityGroupsCommand, type Filter, type SecurityGroup as SdkSecurityGroup } from '@aws-sdk/client-ec2';
 import type { AwsEnvironmentConfig } from '@/lib/config/schema';
-import { awsClients } from './clients';
+import { awsClients, sendOptions, type CallOptions } from './clients';
 
 // Security groups and backend instances, found by the environment's selectors (ids or tags).
 
@@ -34,17 +34,22 @@ export interface LinkboxSecurityGroups {
   backend: SecurityGroupInfo[];
 }
 
+/** The one description of a backend instance, for the checks, the runbooks and the rolling restart. */
 export interface BackendInstance {
   id: string;
   name: string | null;
   state: string | null;
   privateIp: string | null;
+  subnetId: string | null;
+  securityGroupIds: string[];
+  /** The instance profile whose role start_application.sh reads SSM with; null when it has none. */
+  instanceProfileArn: string | null;
 }
 
 /** Both groups with one DescribeSecurityGroups call when the selectors allow it, else two at once. */
-export async function describeLinkboxSecurityGroups(env: AwsEnvironmentConfig, opts: { abortSignal?: AbortSignal } = {}): Promise<LinkboxSecurityGroups> {
+export async function describeLinkboxSecurityGroups(env: AwsEnvironmentConfig, opts: CallOptions = {}): Promise<LinkboxSecurityGroups> {
   const { ec2 } = awsClients(env);
-  const sendOpts = opts.abortSignal ? { abortSignal: opts.abortSignal } : undefined;
+  const sendOpts = sendOptions(opts);
   const fetch = async (input: { GroupIds?: string[]; Filters?: Filter[] }) => {
     const groups: SdkSecurityGroup[] = [];
     let NextToken: string | undefined;
@@ -64,14 +69,15 @@ export async function describeLinkboxSecurityGroups(env: AwsEnvironmentConfig, o
   return { db, backend };
 }
 
-export async function describeBackendInstances(env: AwsEnvironmentConfig, opts: { abortSignal?: AbortSignal } = {}): Promise<BackendInstance[]> {
+/** Every instance the environment's selector names (terminated ones too when named by id), sorted by id. */
+export async function describeBackendInstances(env: AwsEnvironmentConfig, opts: CallOptions = {}): Promise<BackendInstance[]> {
   const { ec2 } = awsClients(env);
   const sel = env.backendInstances;
   const input = 'ids' in sel ? { InstanceIds: sel.ids } : { Filters: tagFilters(sel.tags) };
   const instances: BackendInstance[] = [];
   let NextToken: string | undefined;
   do {
-    const out = await ec2.send(new DescribeInstancesCommand({ ...input, NextToken }), opts.abortSignal ? { abortSignal: opts.abortSignal } : undefined);
+    const out = await ec2.send(new DescribeInstancesCommand({ ...input, NextToken }), sendOptions(opts));
     for (const r of out.Reservations ?? []) {
       for (const i of r.Instances ?? []) {
         if (!i.InstanceId) continue;
@@ -82,6 +88,9 @@ export async function describeBackendInstances(env: AwsEnvironmentConfig, opts: 
           name: i.Tags?.find((t) => t.Key === 'Name')?.Value ?? null,
           state: i.State?.Name ?? null,
           privateIp: i.PrivateIpAddress ?? null,
+          subnetId: i.SubnetId ?? null,
+          securityGroupIds: (i.SecurityGroups ?? []).flatMap((g) => (g.GroupId ? [g.GroupId] : [])),
+          instanceProfileArn: i.IamInstanceProfile?.Arn ?? null,
         });
       }
     }

@@ -1,3 +1,5 @@
+import { redact, shorten } from '@/lib/redact';
+
 // Turns any SDK or network failure into a "could not check" reason. These reasons describe the
 // console's view of AWS, never LinkBox's health, so callers must report them as `error`.
 
@@ -103,7 +105,8 @@ export function describeAwsError(err: unknown, opts: DescribeOptions = {}): AwsE
   const raw = str(e.message) ?? name ?? 'unknown error';
   const status = e.$metadata?.httpStatusCode;
   const what = opts.action ? `${opts.action}: ` : '';
-  const detail = redact(oneLine(raw), opts.redact);
+  // Redacted whole before it is cut short, so a secret across the cut cannot survive in part.
+  const detail = shorten(redact(raw, opts.redact), 300);
 
   let kind: AwsErrorKind;
   if (KMS.has(name) || (DENIED.has(name) && /\bkms\b|kms:/i.test(raw))) kind = 'kms-denied';
@@ -136,21 +139,4 @@ export function describeAwsError(err: unknown, opts: DescribeOptions = {}): AwsE
 
 function str(v: unknown): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v : undefined;
-}
-
-function oneLine(s: string): string {
-  const flat = s.replace(/\s+/g, ' ').trim();
-  return flat.length > 300 ? `${flat.slice(0, 297)}...` : flat;
-}
-
-/** Replaces each secret (and a URL's password part) so a message can be shown and logged. */
-export function redact(text: string, secrets: readonly string[] = []): string {
-  let out = text
-    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]+:)[^@\s]+@/gi, '$1****@')
-    // "password": "...", password=..., PGPASSWORD=...: whatever a backend or tool prints about one.
-    .replace(/((?:pass(?:word|wd)?|pwd)["']?\s*[:=]\s*["']?)[^"'\s&,;}]+/gi, '$1****');
-  for (const s of secrets) {
-    if (s && s.length >= 1) out = out.split(s).join('****');
-  }
-  return out;
 }

@@ -1,14 +1,24 @@
 import 'server-only';
-import { DescribeParametersCommand, GetParametersCommand, type ParameterType } from '@aws-sdk/client-ssm';
+import { DeleteParameterCommand, DescribeParametersCommand, GetParameterCommand, GetParametersCommand, PutParameterCommand, type ParameterType } from '@aws-sdk/client-ssm';
 import type { AwsEnvironmentConfig } from '@/lib/config/schema';
-import { awsClients } from './clients';
+import { awsClients, sendOptions, type CallOptions } from './clients';
 
-// The four parameters start_application.sh reads, as the console may show them: values of the three
-// plain ones, metadata of all four, and never the password's value (read without decryption, and
-// dropped even when someone stored it as a plain String).
+// The four parameters start_application.sh reads, and the rotation's pending slot beside
+// db-password. Readers return plain values; the password's value leaves this module only through
+// the two functions that decrypt it (readDatabasePassword, readPasswordSlots), never through a read
+// that may be cached or shown.
 
 export const LINKBOX_PARAMETERS = ['db-endpoint', 'db-username', 'db-password', 'db-name'] as const;
 export type LinkboxParameterKey = (typeof LINKBOX_PARAMETERS)[number];
+
+export function parameterName(env: Pick<AwsEnvironmentConfig, 'parameterPrefix'>, key: LinkboxParameterKey): string {
+  return `${env.parameterPrefix}/${key}`;
+}
+
+/** Where a rotation keeps the new password until it is promoted: the write-ahead record (DESIGN.md "Rotation"). */
+export function pendingPasswordName(env: Pick<AwsEnvironmentConfig, 'parameterPrefix'>): string {
+  return `${env.parameterPrefix}/db-password-pending`;
+}
 
 export interface LinkboxParameter {
   name: string;
@@ -16,51 +26,47 @@ export interface LinkboxParameter {
   version: number | null;
   /** ISO time. */
   lastModifiedDate: string | null;
-  /** The IAM ARN that last wrote it (DescribeParameters); null when not asked for or not readable. */
+  /** The IAM ARN that last wrote it (DescribeParameters); null when not readable. */
   lastModifiedUser: string | null;
   /** Absent for db-password, always. */
   value?: string;
 }
 
+export interface PendingSlot {
+  version: number;
+  lastModifiedDate: string | null;
+}
+
 export interface LinkboxParameters {
   prefix: string;
+  /** The account the parameters live in (from their ARN), null when none was returned. */
+  account: string | null;
   /** Keys of the four names that GetParameters reported as missing. */
   missing: LinkboxParameterKey[];
   parameters: Partial<Record<LinkboxParameterKey, LinkboxParameter>>;
-  /** Why lastModifiedUser is unknown, when DescribeParameters failed (the rest is still valid). */
-  usersUnavailable?: string;
+  /** The rotation's pending slot: null when absent, undefined when DescribeParameters failed. */
+  pendingSlot?: PendingSlot | null;
+  /** Why lastModifiedUser and the pending slot are unknown, when DescribeParameters failed (the rest is still valid). */
+  metadataUnavailable?: string;
 }
 
-export interface ReadParametersOptions {
-  /** Also ask DescribeParameters for LastModifiedUser (one more call, for all four names at once). */
-  withUsers?: boolean;
-  abortSignal?: AbortSignal;
-}
-
-export function parameterName(env: AwsEnvironmentConfig, key: LinkboxParameterKey): string {
-  return `${env.parameterPrefix}/${key}`;
-}
-
-export async function readLinkboxParameters(env: AwsEnvironmentConfig, opts: ReadParametersOptions = {}): Promise<LinkboxParameters> {
+/**
+ * The four parameters without decryption (GetParameters) and their metadata, with the pending slot's,
+ * in one DescribeParameters call: two calls for everything a status and a diagnosis show about SSM.
+ */
+export async function readLinkboxParameters(env: AwsEnvironmentConfig, opts: CallOptions = {}): Promise<LinkboxParameters> {
   const { ssm } = awsClients(env);
   const names = LINKBOX_PARAMETERS.map((k) => parameterName(env, k));
-  const sendOpts = opts.abortSignal ? { abortSignal: opts.abortSignal } : undefined;
+  const pendingName = pendingPasswordName(env);
+  const described = ssm
+    .send(new DescribeParametersCommand({ ParameterFilters: [{ Key: 'Name', Option: 'Equals', Values: [...names, pendingName] }], MaxResults: 50 }), sendOptions(opts))
+    .then(
+      (out) => ({ byName: new Map((out.Parameters ?? []).map((p) => [p.Name ?? '', p])) }),
+      (err: unknown) => ({ error: err as { name?: string } }),
+    );
+  const [got, meta] = await Promise.all([ssm.send(new GetParametersCommand({ Names: names, WithDecryption: false }), sendOptions(opts)), described]);
 
-  const usersCall = opts.withUsers
-    ? ssm
-        .send(
-          new DescribeParametersCommand({ ParameterFilters: [{ Key: 'Name', Option: 'Equals', Values: names }], MaxResults: 50 }),
-          sendOpts,
-        )
-        .then(
-          (out) => ({ users: new Map((out.Parameters ?? []).map((p) => [p.Name ?? '', p.LastModifiedUser ?? null])) }),
-          (err: unknown) => ({ error: err }),
-        )
-    : Promise.resolve(undefined);
-
-  const [got, described] = await Promise.all([ssm.send(new GetParametersCommand({ Names: names, WithDecryption: false }), sendOpts), usersCall]);
-
-  const result: LinkboxParameters = { prefix: env.parameterPrefix, missing: [], parameters: {} };
+  const result: LinkboxParameters = { prefix: env.parameterPrefix, account: null, missing: [], parameters: {} };
   const byName = new Map((got.Parameters ?? []).map((p) => [p.Name, p]));
   for (const key of LINKBOX_PARAMETERS) {
     const name = parameterName(env, key);
@@ -69,21 +75,106 @@ export async function readLinkboxParameters(env: AwsEnvironmentConfig, opts: Rea
       result.missing.push(key);
       continue;
     }
+    result.account ??= accountOf(p.ARN);
     const entry: LinkboxParameter = {
       name,
       type: p.Type ?? null,
       version: typeof p.Version === 'number' ? p.Version : null,
       lastModifiedDate: toIso(p.LastModifiedDate),
-      lastModifiedUser: described && 'users' in described ? (described.users.get(name) ?? null) : null,
+      lastModifiedUser: 'byName' in meta ? (meta.byName.get(name)?.LastModifiedUser ?? null) : null,
     };
     if (key !== 'db-password' && typeof p.Value === 'string') entry.value = p.Value;
     result.parameters[key] = entry;
   }
-  if (described && 'error' in described) {
-    const e = described.error as { name?: string; message?: string };
-    result.usersUnavailable = `DescribeParameters failed: ${e.name ?? 'Error'}`;
+  if ('byName' in meta) {
+    const pending = meta.byName.get(pendingName);
+    result.pendingSlot = pending ? { version: pending.Version ?? 0, lastModifiedDate: toIso(pending.LastModifiedDate) } : null;
+  } else {
+    result.metadataUnavailable = `DescribeParameters failed: ${meta.error.name ?? 'Error'}`;
   }
   return result;
+}
+
+/** The one decrypted read for a login: db-password's value. */
+export async function readDatabasePassword(env: AwsEnvironmentConfig, opts: CallOptions = {}): Promise<string> {
+  const name = parameterName(env, 'db-password');
+  const out = await awsClients(env).ssm.send(new GetParameterCommand({ Name: name, WithDecryption: true }), sendOptions(opts));
+  if (out.Parameter?.Value === undefined) throw new MissingParameterError(name);
+  return out.Parameter.Value;
+}
+
+export interface PasswordSlots {
+  current: { value: string; version: number; type: string } | null;
+  pending: { value: string; version: number } | null;
+}
+
+/** Both slots decrypted in one read, so a rotation never sees one slot from before a step and one from after. */
+export async function readPasswordSlots(env: AwsEnvironmentConfig, opts: CallOptions = {}): Promise<PasswordSlots> {
+  const current = parameterName(env, 'db-password');
+  const pending = pendingPasswordName(env);
+  const out = await awsClients(env).ssm.send(new GetParametersCommand({ Names: [current, pending], WithDecryption: true }), sendOptions(opts));
+  const byName = new Map((out.Parameters ?? []).map((p) => [p.Name, p]));
+  const c = byName.get(current);
+  const p = byName.get(pending);
+  return {
+    current: c?.Value !== undefined ? { value: c.Value, version: c.Version ?? 0, type: c.Type ?? 'String' } : null,
+    pending: p?.Value !== undefined ? { value: p.Value, version: p.Version ?? 0 } : null,
+  };
+}
+
+export interface PasswordSlotsMetadata {
+  current: { type: string; version: number; keyId: string | null } | null;
+  pending: { version: number } | null;
+}
+
+/** Whether each slot exists, its type, version and key: no decryption. */
+export async function describePasswordSlots(env: AwsEnvironmentConfig, opts: CallOptions = {}): Promise<PasswordSlotsMetadata> {
+  const current = parameterName(env, 'db-password');
+  const pending = pendingPasswordName(env);
+  const out = await awsClients(env).ssm.send(
+    new DescribeParametersCommand({ ParameterFilters: [{ Key: 'Name', Option: 'Equals', Values: [current, pending] }] }),
+    sendOptions(opts),
+  );
+  const byName = new Map((out.Parameters ?? []).map((p) => [p.Name, p]));
+  const c = byName.get(current);
+  const p = byName.get(pending);
+  return {
+    current: c ? { type: c.Type ?? 'String', version: c.Version ?? 0, keyId: c.KeyId ?? null } : null,
+    pending: p ? { version: p.Version ?? 0 } : null,
+  };
+}
+
+/**
+ * Writes a password slot as a SecureString with the key db-password already uses, so a rotation
+ * never changes who can decrypt it. Returns the new version.
+ */
+export async function writePasswordSlot(env: AwsEnvironmentConfig, slot: 'current' | 'pending', value: string, opts: CallOptions = {}): Promise<number> {
+  const keyId = (await describePasswordSlots(env, opts)).current?.keyId ?? undefined;
+  const name = slot === 'current' ? parameterName(env, 'db-password') : pendingPasswordName(env);
+  const out = await awsClients(env).ssm.send(new PutParameterCommand({ Name: name, Value: value, Type: 'SecureString', Overwrite: true, KeyId: keyId }), sendOptions(opts));
+  return out.Version ?? 0;
+}
+
+/** Idempotent: a slot that is already gone is fine. */
+export async function deletePendingSlot(env: AwsEnvironmentConfig, opts: CallOptions = {}): Promise<'deleted' | 'already-gone'> {
+  try {
+    await awsClients(env).ssm.send(new DeleteParameterCommand({ Name: pendingPasswordName(env) }), sendOptions(opts));
+    return 'deleted';
+  } catch (err) {
+    if ((err as { name?: string }).name === 'ParameterNotFound') return 'already-gone';
+    throw err;
+  }
+}
+
+export class MissingParameterError extends Error {
+  constructor(name: string) {
+    super(`${name} does not exist or has no value`);
+    this.name = 'ParameterNotFound';
+  }
+}
+
+function accountOf(arn: string | undefined): string | null {
+  return /^arn:[^:]+:ssm:[^:]*:(\d{12}):/.exec(arn ?? '')?.[1] ?? null;
 }
 
 function toIso(d: Date | string | undefined): string | null {

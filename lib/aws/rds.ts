@@ -1,9 +1,9 @@
 import 'server-only';
-import { DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
+import { DescribeDBInstancesCommand, ModifyDBInstanceCommand } from '@aws-sdk/client-rds';
 import type { AwsEnvironmentConfig } from '@/lib/config/schema';
-import { awsClients } from './clients';
+import { awsClients, sendOptions, type CallOptions } from './clients';
 
-// The RDS instance as the checks need it: plain values, never the SDK object.
+// The RDS instance as the checks and the rotation need it: plain values, never the SDK object.
 
 export interface DatabaseInstance {
   id: string;
@@ -21,11 +21,10 @@ export interface DatabaseInstance {
 }
 
 /** Null when the instance does not exist (a verdict); any other failure throws (could not check). */
-export async function describeDatabaseInstance(env: AwsEnvironmentConfig, opts: { abortSignal?: AbortSignal } = {}): Promise<DatabaseInstance | null> {
-  const { rds } = awsClients(env);
+export async function describeDatabaseInstance(env: AwsEnvironmentConfig, opts: CallOptions = {}): Promise<DatabaseInstance | null> {
   let out;
   try {
-    out = await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: env.rdsInstanceId }), opts.abortSignal ? { abortSignal: opts.abortSignal } : undefined);
+    out = await awsClients(env).rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: env.rdsInstanceId }), sendOptions(opts));
   } catch (err) {
     if ((err as { name?: string }).name?.startsWith('DBInstanceNotFound')) return null;
     throw err;
@@ -33,7 +32,7 @@ export async function describeDatabaseInstance(env: AwsEnvironmentConfig, opts: 
   const db = out.DBInstances?.find((d) => d.DBInstanceIdentifier === env.rdsInstanceId) ?? out.DBInstances?.[0];
   if (!db) return null;
   const pending = Object.entries(db.PendingModifiedValues ?? {})
-    .filter(([, v]) => v !== undefined && v !== null)
+    .filter(([, v]) => v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0))
     .map(([k]) => k);
   return {
     id: db.DBInstanceIdentifier ?? env.rdsInstanceId,
@@ -48,4 +47,16 @@ export async function describeDatabaseInstance(env: AwsEnvironmentConfig, opts: 
     securityGroupIds: (db.VpcSecurityGroups ?? []).map((g) => g.VpcSecurityGroupId ?? '').filter(Boolean),
     dbName: db.DBName ?? null,
   };
+}
+
+/** True while RDS has a master password change it has not applied yet. */
+export function passwordChangePending(db: DatabaseInstance): boolean {
+  return db.pendingModifications.includes('MasterUserPassword');
+}
+
+export async function setMasterPassword(env: AwsEnvironmentConfig, password: string, opts: CallOptions = {}): Promise<void> {
+  await awsClients(env).rds.send(
+    new ModifyDBInstanceCommand({ DBInstanceIdentifier: env.rdsInstanceId, MasterUserPassword: password, ApplyImmediately: true }),
+    sendOptions(opts),
+  );
 }

@@ -1,15 +1,162 @@
 import 'server-only';
-import { GetCommandInvocationCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
-import type { AwsEnvironmentConfig } from '@/lib/config/schema';
-import { awsClients } from './clients';
+import { DescribeInstanceInformationCommand, SendCommandCommand, waitForCommandExecuted } from '@aws-sdk/client-ssm';
+import { IMAGE_TAG_PATTERN, type AwsEnvironmentConfig } from '@/lib/config/schema';
+import { redact, shorten } from '@/lib/redact';
+import { awsClients, sendOptions, type CallOptions } from './clients';
 import { describeAwsError } from './errors';
 
-// The backend container as `docker inspect linkbox-backend` reports it on each instance, through
-// SSM Run Command. Slow (seconds), so callers cache it longer than the rest of a status.
+// Everything the console runs on a backend instance, through SSM Run Command: one sender and
+// waiter (`runShellCommand`), and every line it ever sends, built here from validated values only.
+// SSM keeps a command's parameters and output for 30 days, readable without the KMS key, so no line
+// here may print a secret (docs/SECURITY.md).
 
 export const CONTAINER_NAME = 'linkbox-backend';
-// Run Command runs as root, so no sudo.
-export const INSPECT_COMMAND = `docker inspect ${CONTAINER_NAME}`;
+
+export interface ShellAnswer {
+  /** Run Command's status: "Success", "Failed", "TimedOut", ... */
+  status: string;
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Per instance: the command's answer, or why there is none. */
+export type ShellOutcome = { ok: true; answer: ShellAnswer } | { ok: false; reason: string };
+
+export interface ShellOptions extends CallOptions {
+  /** How long to wait for the command on every instance. */
+  timeoutMs: number;
+  /** What the command is for, as Run Command's history shows it. */
+  comment: string;
+  /** Between two GetCommandInvocation calls; brisk by default, so a page waits about one poll. */
+  pollIntervalMs?: number;
+  /** Called once SendCommand answered, before the wait (a rollout records the command id). */
+  onSent?: (commandId: string) => void | Promise<void>;
+}
+
+const BRISK_POLL_MS = 250;
+
+/**
+ * Sends `lines` as one AWS-RunShellScript to every instance, then waits for each invocation with the
+ * SDK's own waiter. Throws when SendCommand itself fails; a failure on one instance is that
+ * instance's outcome.
+ */
+export async function runShellCommand(
+  env: AwsEnvironmentConfig,
+  instanceIds: string[],
+  lines: string[],
+  opts: ShellOptions,
+): Promise<{ commandId: string; outcomes: Record<string, ShellOutcome> }> {
+  const { ssm } = awsClients(env);
+  const sent = await ssm.send(
+    new SendCommandCommand({
+      InstanceIds: instanceIds,
+      DocumentName: 'AWS-RunShellScript',
+      Comment: `linkbox-ops-console: ${opts.comment}`.slice(0, 100),
+      Parameters: { commands: lines },
+      TimeoutSeconds: Math.max(30, Math.ceil(opts.timeoutMs / 1000)),
+    }),
+    sendOptions(opts),
+  );
+  const commandId = sent.Command?.CommandId;
+  if (!commandId) throw new Error('SendCommand returned no CommandId');
+  await opts.onSent?.(commandId);
+
+  const pollSeconds = (opts.pollIntervalMs ?? BRISK_POLL_MS) / 1000;
+  const entries = await Promise.all(
+    instanceIds.map(async (instanceId): Promise<[string, ShellOutcome]> => {
+      // The SDK's waiter that returns rather than throws: a "Failed" invocation is an answer here.
+      const result = await waitForCommandExecuted(
+        // The SDK's default of 5 s between polls would hold a page for seconds after the command ended.
+        { client: ssm, minDelay: pollSeconds, maxDelay: pollSeconds, maxWaitTime: Math.max(opts.timeoutMs / 1000, pollSeconds * 2), abortSignal: opts.signal },
+        { CommandId: commandId, InstanceId: instanceId },
+      );
+      return [instanceId, outcomeOf(commandId, instanceId, result, opts.timeoutMs)];
+    }),
+  );
+  return { commandId, outcomes: Object.fromEntries(entries) };
+}
+
+function outcomeOf(
+  commandId: string,
+  instanceId: string,
+  result: { state: string; reason?: unknown; observedResponses?: Record<string, number> },
+  timeoutMs: number,
+): ShellOutcome {
+  const inv = result.reason as { Status?: string; ResponseCode?: number; StandardOutputContent?: string; StandardErrorContent?: string } | undefined;
+  if ((result.state === 'SUCCESS' || result.state === 'FAILURE') && inv?.Status) {
+    return {
+      ok: true,
+      answer: { status: inv.Status, exitCode: inv.ResponseCode ?? null, stdout: inv.StandardOutputContent ?? '', stderr: inv.StandardErrorContent ?? '' },
+    };
+  }
+  if (result.state === 'ABORTED') return { ok: false, reason: `the wait for Run Command ${commandId} on ${instanceId} was cancelled` };
+  // The waiter retries every error; the last one it saw is the reason (throttled, denied...).
+  const seen = Object.keys(result.observedResponses ?? {}).pop();
+  const last = result.reason instanceof Error ? describeAwsError(result.reason, { action: 'GetCommandInvocation' }).message : seen ? shorten(redact(seen), 200) : null;
+  return { ok: false, reason: `Run Command ${commandId} did not finish on ${instanceId} within ${timeoutMs} ms${last ? ` (last answer: ${last})` : ''}` };
+}
+
+// ---- The lines ----
+
+/** Marks where each part of a combined command's output starts, so one command can answer several questions. */
+const SECTION = '@@linkbox-ops-console:';
+
+/** The image tag is checked here again, so no caller can slip text onto a command line. */
+export class InvalidImageTagError extends Error {
+  constructor() {
+    super('the image tag must be 1–128 letters, digits, ".", "_" or "-", starting with a letter or digit');
+    this.name = 'InvalidImageTagError';
+  }
+}
+
+/**
+ * The deploy's own stop and start scripts (start_application.sh reads SSM afresh, so the restarted
+ * container uses the current password): where they are and which repository come from the validated
+ * config. `docker restart` would keep the container's old DATABASE_URL.
+ */
+export function backendRestartLines(env: Pick<AwsEnvironmentConfig, 'deploy'>, imageTag?: string | null): string[] {
+  const { scriptsDir, imageRepository } = env.deploy;
+  const lines: string[] = [];
+  if (imageTag !== undefined && imageTag !== null) {
+    if (!IMAGE_TAG_PATTERN.test(imageTag)) throw new InvalidImageTagError();
+    lines.push(`export IMAGE_URI=${imageRepository}:${imageTag}`);
+  }
+  lines.push(`${scriptsDir}/stop_application.sh`, `${scriptsDir}/start_application.sh`);
+  return lines;
+}
+
+const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$/;
+
+/** Only a plain host name or IPv4 address reaches a command line. */
+export function isPlainHost(host: string): boolean {
+  return HOST_NAME.test(host);
+}
+
+export interface TcpProbeRequest {
+  host: string;
+  port: number;
+  /** nc's own timeout, well inside the caller's budget, so a dropped packet is answered "timed out". */
+  waitSeconds: number;
+}
+
+function containerLines(): string[] {
+  // Run Command runs as root, so no sudo.
+  return [`echo '${SECTION}inspect'`, `docker inspect ${CONTAINER_NAME} 2>&1 || echo '${SECTION}failed'`];
+}
+
+function tcpProbeLines(probe: TcpProbeRequest): string[] {
+  if (!isPlainHost(probe.host)) throw new Error('the database host is not a plain host name');
+  const wait = Math.max(1, Math.floor(probe.waitSeconds));
+  return [`echo '${SECTION}nc'`, `nc -zv -w ${wait} ${probe.host} ${Math.floor(probe.port)} 2>&1 && echo '${SECTION}ok' || echo '${SECTION}failed'`];
+}
+
+/** The exact `nc` line an operator can run by hand from an instance. */
+export function tcpProbeCommand(probe: Omit<TcpProbeRequest, 'waitSeconds'>): string {
+  return `nc -zv ${probe.host} ${probe.port}`;
+}
+
+// ---- What the backends report ----
 
 export interface ContainerInspection {
   /** "running", "exited", "created", "restarting"...; "missing" when no such container exists. */
@@ -26,95 +173,131 @@ export interface ContainerInspection {
 /** Per instance: what the container is, or why the console could not find out. */
 export type ContainerReport = { ok: true; container: ContainerInspection } | { ok: false; reason: string };
 
-const TERMINAL = new Set(['Success', 'Failed', 'Cancelled', 'TimedOut', 'Cancelling', 'Undeliverable', 'Terminated', 'DeliveryTimedOut', 'ExecutionTimedOut']);
+export type TcpVerdict = 'open' | 'refused' | 'timed-out' | 'unresolved' | 'unknown';
 
-export interface InspectOptions {
-  abortSignal?: AbortSignal;
-  /** How long to wait for the command to finish on every instance. */
-  timeoutMs: number;
-  pollIntervalMs?: number;
+/** `nc` from one instance: its verdict and what it printed, or why it could not run. */
+export type TcpReport = { ok: true; verdict: TcpVerdict; output: string } | { ok: false; reason: string };
+
+export interface BackendReport {
+  container: ContainerReport;
+  /** Present when the command also carried a TCP probe. */
+  tcp?: TcpReport;
 }
 
-export async function inspectBackendContainers(env: AwsEnvironmentConfig, instanceIds: string[], opts: InspectOptions): Promise<Record<string, ContainerReport>> {
+/**
+ * Each instance's container state (`docker inspect`), and with `tcpProbe` also `nc` to the
+ * database from the instance itself, in ONE Run Command: one SendCommand, one answer per instance.
+ * `inspect: false` asks only the TCP question.
+ */
+export async function readBackendReports(
+  env: AwsEnvironmentConfig,
+  instanceIds: string[],
+  opts: CallOptions & { timeoutMs: number; tcpProbe?: TcpProbeRequest; inspect?: boolean },
+): Promise<Record<string, BackendReport>> {
   if (instanceIds.length === 0) return {};
-  const { ssm } = awsClients(env);
-  const sendOpts = opts.abortSignal ? { abortSignal: opts.abortSignal } : undefined;
-  const sent = await ssm.send(
-    new SendCommandCommand({
-      InstanceIds: instanceIds,
-      DocumentName: 'AWS-RunShellScript',
-      Comment: 'linkbox-ops-console: container state',
-      Parameters: { commands: [INSPECT_COMMAND] },
-      TimeoutSeconds: 30,
-    }),
-    sendOpts,
-  );
-  const commandId = sent.Command?.CommandId;
-  if (!commandId) throw new Error('SendCommand returned no CommandId');
-
-  const deadline = Date.now() + opts.timeoutMs;
-  const pollMs = opts.pollIntervalMs ?? 250;
-  const reports: Record<string, ContainerReport> = {};
-  await Promise.all(
-    instanceIds.map(async (id) => {
-      for (;;) {
-        let inv;
-        try {
-          inv = await ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: id }), sendOpts);
-        } catch (err) {
-          // The invocation appears a moment after SendCommand returns.
-          if ((err as { name?: string }).name !== 'InvocationDoesNotExist') {
-            reports[id] = { ok: false, reason: describeAwsError(err, { action: 'GetCommandInvocation' }).message };
-            return;
-          }
-        }
-        if (inv?.Status && TERMINAL.has(inv.Status)) {
-          reports[id] = parseInvocation(inv.Status, inv.StandardOutputContent ?? '', inv.StandardErrorContent ?? '');
-          return;
-        }
-        if (Date.now() + pollMs > deadline) {
-          reports[id] = { ok: false, reason: `Run Command ${commandId} did not finish on ${id} within ${opts.timeoutMs} ms (status ${inv?.Status ?? 'not yet delivered'})` };
-          return;
-        }
-        await sleep(pollMs, opts.abortSignal);
-      }
-    }),
-  );
+  const inspect = opts.inspect ?? true;
+  const lines = [...(inspect ? containerLines() : []), ...(opts.tcpProbe ? tcpProbeLines(opts.tcpProbe) : [])];
+  const { outcomes } = await runShellCommand(env, instanceIds, lines, {
+    timeoutMs: opts.timeoutMs,
+    signal: opts.signal,
+    comment: [inspect && 'container state', opts.tcpProbe && 'TCP to the database'].filter(Boolean).join(' and '),
+  });
+  const reports: Record<string, BackendReport> = {};
+  for (const id of instanceIds) {
+    const outcome = outcomes[id]!;
+    if (!outcome.ok) {
+      reports[id] = { container: outcome, ...(opts.tcpProbe ? { tcp: outcome } : {}) };
+      continue;
+    }
+    const sections = splitSections(outcome.answer);
+    reports[id] = { container: inspect ? parseInspect(sections.get('inspect'), outcome.answer) : { ok: false, reason: 'not asked' } };
+    if (opts.tcpProbe) reports[id].tcp = parseTcp(sections.get('nc'), outcome.answer);
+  }
   return reports;
 }
 
+/** The SSM agent's PingStatus per instance ("Online", "ConnectionLost"...); absent when not registered. */
+export async function describeAgentPings(env: AwsEnvironmentConfig, instanceIds: string[], opts: CallOptions = {}): Promise<Record<string, string>> {
+  if (instanceIds.length === 0) return {};
+  const out = await awsClients(env).ssm.send(
+    new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: instanceIds }] }),
+    sendOptions(opts),
+  );
+  return Object.fromEntries((out.InstanceInformationList ?? []).map((info) => [info.InstanceId ?? '', info.PingStatus ?? 'unknown']));
+}
+
+interface Section {
+  text: string;
+  failed: boolean;
+}
+
+function splitSections(answer: ShellAnswer): Map<string, Section> {
+  const sections = new Map<string, Section>();
+  let current: { name: string; lines: string[]; failed: boolean } | null = null;
+  const close = () => {
+    if (current) sections.set(current.name, { text: current.lines.join('\n'), failed: current.failed });
+  };
+  for (const line of answer.stdout.split('\n')) {
+    if (line.startsWith(SECTION)) {
+      const word = line.slice(SECTION.length).trim();
+      if (word === 'failed' && current) current.failed = true;
+      else if (word !== 'ok') {
+        close();
+        current = { name: word, lines: [], failed: false };
+      }
+      continue;
+    }
+    current?.lines.push(line);
+  }
+  close();
+  return sections;
+}
+
+const MISSING: ContainerInspection = { status: 'missing', startedAt: null, finishedAt: null, restartCount: null, exitCode: null, image: null, error: null };
+
 /** Reads `docker inspect` output; "No such object" is a verdict (no container), other failures are not. */
-export function parseInvocation(status: string, stdout: string, stderr: string): ContainerReport {
-  if (/no such (object|container)/i.test(stderr) || /no such (object|container)/i.test(stdout)) {
-    return { ok: true, container: { status: 'missing', startedAt: null, finishedAt: null, restartCount: null, exitCode: null, image: null, error: null } };
-  }
-  if (status !== 'Success') {
-    return { ok: false, reason: `docker inspect ended ${status}${stderr ? `: ${stderr.trim().slice(0, 200)}` : ''}` };
-  }
+export function parseInspect(section: Section | undefined, answer: ShellAnswer): ContainerReport {
+  if (!section) return { ok: false, reason: `the container state command ended ${answer.status}${answer.stderr ? `: ${shorten(redact(answer.stderr), 200)}` : ''}` };
+  if (/no such (object|container)/i.test(section.text)) return { ok: true, container: MISSING };
+  if (section.failed) return { ok: false, reason: `docker inspect failed: ${shorten(redact(section.text), 200) || 'no output'}` };
   let parsed: unknown;
   try {
-    parsed = JSON.parse(stdout);
+    parsed = JSON.parse(section.text);
   } catch {
     return { ok: false, reason: 'docker inspect printed something that is not JSON' };
   }
   const item = (Array.isArray(parsed) ? parsed[0] : parsed) as Record<string, unknown> | undefined;
-  if (!item || typeof item !== 'object') return { ok: true, container: { status: 'missing', startedAt: null, finishedAt: null, restartCount: null, exitCode: null, image: null, error: null } };
-  const state = (item.State ?? item) as Record<string, unknown>;
+  if (!item || typeof item !== 'object') return { ok: true, container: MISSING };
+  const state = (item.State ?? {}) as Record<string, unknown>;
   const config = (item.Config ?? {}) as Record<string, unknown>;
-  const statusText = stringOr(state.Status ?? state.status);
-  if (!statusText) return { ok: false, reason: 'docker inspect output has no State.Status' };
+  const status = stringOr(state.Status);
+  if (!status) return { ok: false, reason: 'docker inspect output has no State.Status' };
   return {
     ok: true,
     container: {
-      status: statusText,
-      startedAt: dockerTime(state.StartedAt ?? state.startedAt),
-      finishedAt: dockerTime(state.FinishedAt ?? state.finishedAt),
-      restartCount: numberOr(item.RestartCount ?? item.restartCount),
-      exitCode: numberOr(state.ExitCode ?? state.exitCode),
-      image: stringOr(config.Image ?? item.image),
-      error: stringOr(state.Error ?? state.error),
+      status,
+      startedAt: dockerTime(state.StartedAt),
+      finishedAt: dockerTime(state.FinishedAt),
+      restartCount: numberOr(item.RestartCount),
+      exitCode: numberOr(state.ExitCode),
+      image: stringOr(config.Image),
+      error: stringOr(state.Error),
     },
   };
+}
+
+function parseTcp(section: Section | undefined, answer: ShellAnswer): TcpReport {
+  if (!section) return { ok: false, reason: `the TCP test ended ${answer.status} before it ran` };
+  return { ok: true, verdict: tcpVerdictOf(section.text, !section.failed), output: shorten(redact(section.text), 300) };
+}
+
+/** Reads nc's own words (OpenBSD and traditional nc, ncat) rather than only its exit code. */
+export function tcpVerdictOf(output: string, exitedZero: boolean): TcpVerdict {
+  if (exitedZero) return 'open';
+  if (/refused/i.test(output)) return 'refused';
+  if (/timed out|timeout/i.test(output)) return 'timed-out';
+  if (/not known|getaddrinfo|resolve|no address|Unknown host|forward host lookup failed/i.test(output)) return 'unresolved';
+  return 'unknown';
 }
 
 /** Docker writes "0001-01-01T00:00:00Z" for "never". */
@@ -131,15 +314,4 @@ function stringOr(v: unknown): string | null {
 
 function numberOr(v: unknown): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(t);
-      reject(signal.reason);
-    }, { once: true });
-  });
 }

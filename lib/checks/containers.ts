@@ -1,14 +1,13 @@
 import 'server-only';
 import { parameterName } from '@/lib/aws/parameters';
-import type { ContainerReport } from '@/lib/aws/run-command';
 import type { AwsEnvironmentConfig } from '@/lib/config/schema';
-import { restartCommands } from '@/lib/deploy/rollout';
+import { backendRestartLines, CONTAINER_NAME, type ContainerReport } from '@/lib/aws/run-command';
 import type { AwsCheckContext, CheckContext, LocalCheckContext } from './context';
-import { aws, selectorText, sh } from './fixes';
-import { PROBE_SHARE } from './network';
-import { probeHttp, type HttpProbe } from './probes';
-import type { CheckDefinition, CheckVerdict } from './run';
-import type { Evidence } from './types';
+import { aws, selectorText, sendCommand, sh } from './fixes';
+import { healthUrl, probeHttp, type HttpProbe } from '@/lib/probes';
+import { PROBE_SHARE } from './context';
+import type { CheckDefinition } from './run';
+import type { Evidence, Verdict } from './types';
 
 // The backends: each instance running with its linkbox-backend container up (docker inspect via
 // Run Command, cached longer because it is slow), answering /health, and started after the last
@@ -56,7 +55,7 @@ export const containersRunningCheck: CheckDefinition<AwsCheckContext> = {
     if (problems.length > 0) {
       const commands: string[] = [];
       if (stopped.length) commands.push(aws(ctx.env, 'ec2 start-instances', '--instance-ids', ...stopped));
-      if (down.length) commands.push(sendCommand(ctx.env, down, restartCommands(ctx.env)));
+      if (down.length) commands.push(sendCommand(ctx.env, down, backendRestartLines(ctx.env)));
       return {
         status: 'fail',
         summary: problems.join('; '),
@@ -77,10 +76,10 @@ export const containersHealthCheck: CheckDefinition<CheckContext> = {
   },
 };
 
-async function awsHealth(ctx: AwsCheckContext): Promise<CheckVerdict> {
+async function awsHealth(ctx: AwsCheckContext): Promise<Verdict> {
   const instances = (await ctx.backendInstances()).filter((i) => i.state === 'running');
   const h = ctx.env.health;
-  const targets = instances.map((i) => ({ i, url: h.urls[i.id] ?? (i.privateIp ? `http://${i.privateIp}:${h.port}${h.path}` : null) }));
+  const targets = instances.map((i) => ({ i, url: healthUrl(h, i) }));
   const timeoutMs = Math.floor(ctx.budgetMs * PROBE_SHARE);
   const probes = await Promise.all(targets.map(async (t) => ({ ...t, probe: t.url ? await probeHttp(t.url, timeoutMs) : null })));
   const evidence: Evidence = {};
@@ -107,7 +106,7 @@ async function awsHealth(ctx: AwsCheckContext): Promise<CheckVerdict> {
       evidence,
       fix: {
         summary: 'Look at the container\'s log for the reason (often the database login), fix that, then restart the backend with the deploy\'s scripts.',
-        commands: [sendCommand(ctx.env, ids, ['docker logs --tail 50 linkbox-backend']), sendCommand(ctx.env, ids, restartCommands(ctx.env))],
+        commands: [sendCommand(ctx.env, ids, [`docker logs --tail 50 ${CONTAINER_NAME}`]), sendCommand(ctx.env, ids, backendRestartLines(ctx.env))],
       },
     };
   }
@@ -117,7 +116,7 @@ async function awsHealth(ctx: AwsCheckContext): Promise<CheckVerdict> {
   return { status: 'pass', summary: `${instances.length} backend${instances.length === 1 ? '' : 's'} answer ${h.path} with 200`, evidence };
 }
 
-async function localHealth(ctx: LocalCheckContext): Promise<CheckVerdict> {
+async function localHealth(ctx: LocalCheckContext): Promise<Verdict> {
   const url = new URL(ctx.env.healthPath, ctx.env.backendUrl).toString();
   const probe = await probeHttp(url, Math.floor(ctx.budgetMs * PROBE_SHARE));
   const evidence: Evidence = { url, result: healthText(probe), latencyMs: probe.latencyMs };
@@ -165,7 +164,7 @@ export const freshCredentialsCheck: CheckDefinition<AwsCheckContext> = {
         evidence,
         fix: {
           summary: 'Restart those backends with the deploy\'s scripts so start_application.sh reads the new password (the console\'s rolling restart does it one instance at a time; `docker restart` would keep the old DATABASE_URL).',
-          commands: [sendCommand(ctx.env, stale, restartCommands(ctx.env))],
+          commands: [sendCommand(ctx.env, stale, backendRestartLines(ctx.env))],
         },
       };
     }
@@ -188,10 +187,6 @@ function describeContainer(report: Extract<ContainerReport, { ok: true }>): stri
 function healthText(p: HttpProbe): string {
   if (p.statusCode === null) return p.detail;
   return p.bodyExcerpt ? `${p.detail}: ${p.bodyExcerpt}` : p.detail;
-}
-
-function sendCommand(env: AwsEnvironmentConfig, instanceIds: string[], commands: string[]): string {
-  return aws(env, 'ssm send-command', '--instance-ids', ...instanceIds, '--document-name AWS-RunShellScript --parameters', sh(JSON.stringify({ commands })));
 }
 
 function describeInstancesCommand(env: AwsEnvironmentConfig): string {

@@ -1,31 +1,40 @@
 import 'server-only';
-import { cached } from '@/lib/aws/cache';
-import { describeBackendInstances, describeLinkboxSecurityGroups, type BackendInstance, type LinkboxSecurityGroups } from '@/lib/aws/ec2';
-import { readLinkboxParameters, type LinkboxParameters } from '@/lib/aws/parameters';
-import { describeDatabaseInstance, type DatabaseInstance } from '@/lib/aws/rds';
-import { inspectBackendContainers, type ContainerReport } from '@/lib/aws/run-command';
+import type { LinkboxSecurityGroups, BackendInstance } from '@/lib/aws/ec2';
+import { describeAwsError } from '@/lib/aws/errors';
+import type { LinkboxParameters } from '@/lib/aws/parameters';
+import type { DatabaseInstance } from '@/lib/aws/rds';
+import * as readers from '@/lib/aws/readers';
+import type { ContainerReport, TcpProbeRequest, TcpReport } from '@/lib/aws/run-command';
+import type { SimulatedDecision } from '@/lib/aws/iam';
 import type { AwsEnvironmentConfig, LocalEnvironmentConfig } from '@/lib/config/schema';
 
-// What the checks of one status share: each AWS read happens at most once per status (memoised
-// promise), starts when the first check needs it, and is time-boxed by the check budget.
+// What the checks and runbook steps of one run share: each AWS read through lib/aws's cached
+// readers, at most once per run (memoised), started when the first check needs it and time-boxed by
+// the check budget. A diagnosis's steps run on the same context as the status checks they follow.
 
-/** Container state comes from Run Command, which takes seconds: kept this long across statuses. */
-export const CONTAINER_STATE_TTL_MS = 60_000;
-
-/**
- * Container state is kept per password version, so a rotation never leaves a started-at from before
- * it in the cache; a restart (lib/deploy) drops the environment's entries outright.
- */
-export function containerStateCachePrefix(environment: string): string {
-  return `containers:${environment}:`;
-}
-
-export interface AwsCheckContext {
-  kind: 'aws';
-  env: AwsEnvironmentConfig;
+export interface RunSettings {
   /** Time budget of one check, ms. */
   budgetMs: number;
+  /** Lifetime of a plain AWS answer in the cache, ms. */
+  ttlMs: number;
+  /** Skip cached answers (a refresh button, `?fresh=1`). */
   fresh: boolean;
+  /** A diagnosis: the container read also runs `nc` to the database from each backend, in the same command. */
+  probeBackendTcp?: boolean;
+}
+
+/** The share of the check budget a probe may use, so it reports its own timeout before the budget does. */
+export const PROBE_SHARE = 0.8;
+
+export type BackendTcp =
+  | { kind: 'probed'; host: string; port: number; command: string; reports: Record<string, TcpReport> }
+  | { kind: 'no-endpoint' }
+  | { kind: 'not-a-host'; endpoint: string }
+  | { kind: 'no-running-instance'; instances: BackendInstance[] };
+
+export interface AwsCheckContext extends RunSettings {
+  kind: 'aws';
+  env: AwsEnvironmentConfig;
   parameters(): Promise<LinkboxParameters>;
   /** Null when the instance does not exist. */
   dbInstance(): Promise<DatabaseInstance | null>;
@@ -33,67 +42,101 @@ export interface AwsCheckContext {
   backendInstances(): Promise<BackendInstance[]>;
   /** Per running instance id. */
   containers(): Promise<{ reports: Record<string, ContainerReport>; fetchedAt: number }>;
+  /** `nc -zv <db-endpoint> <port>` from each running backend: the SSM endpoint, which the backends use. */
+  backendTcp(): Promise<BackendTcp>;
+  agentPings(instanceIds: string[]): Promise<Record<string, string>>;
+  profileRole(profileArn: string): Promise<string | null>;
+  simulation(principalArn: string, checks: Array<{ action: string; resource: string }>): Promise<SimulatedDecision[]>;
 }
 
-export interface LocalCheckContext {
+export interface LocalCheckContext extends RunSettings {
   kind: 'local';
   env: LocalEnvironmentConfig;
-  budgetMs: number;
-  fresh: boolean;
 }
 
 export type CheckContext = AwsCheckContext | LocalCheckContext;
 
-export function createAwsContext(env: AwsEnvironmentConfig, budgetMs: number, fresh = false): AwsCheckContext {
-  const signal = () => AbortSignal.timeout(budgetMs);
-  const ctx: AwsCheckContext = {
-    kind: 'aws',
-    env,
-    budgetMs,
-    fresh,
-    parameters: once(() => readLinkboxParameters(env, { withUsers: true, abortSignal: signal() })),
-    dbInstance: once(() => describeDatabaseInstance(env, { abortSignal: signal() })),
-    securityGroups: once(() => describeLinkboxSecurityGroups(env, { abortSignal: signal() })),
-    backendInstances: once(() => describeBackendInstances(env, { abortSignal: signal() })),
-    containers: once(async () => {
-      const running = (await ctx.backendInstances()).filter((i) => i.state === 'running').map((i) => i.id);
-      const passwordVersion = await ctx.parameters().then(
+/** nc's own timeout: well inside the budget, since Run Command's delivery and polling take the rest. */
+function ncWaitSeconds(budgetMs: number): number {
+  return Math.max(1, Math.floor((budgetMs - 2500) / 1000));
+}
+
+export function createAwsContext(env: AwsEnvironmentConfig, settings: RunSettings): AwsCheckContext {
+  // Reads are shared by every check of the run (and joined by other runs), so they are bounded by
+  // the budget, never cancelled by one check.
+  const policy = (): readers.ReadPolicy => ({ ttlMs: settings.ttlMs, fresh: settings.fresh, signal: AbortSignal.timeout(settings.budgetMs) });
+  const value = <T>(read: Promise<{ value: T }>) => read.then((r) => r.value);
+
+  const parameters = once(() => value(readers.linkboxParameters(env, policy())));
+  const backendInstances = once(() => value(readers.backendInstances(env, policy())));
+  const running = async () => (await backendInstances()).filter((i) => i.state === 'running');
+
+  /** Where the backends' nc goes, or why there is nothing to test. */
+  const tcpTarget = async (): Promise<TcpProbeRequest | Exclude<BackendTcp, { kind: 'probed' }>> => {
+    const endpoint = (await parameters()).parameters['db-endpoint']?.value;
+    if (endpoint === undefined) return { kind: 'no-endpoint' };
+    if (!/^[A-Za-z0-9.-]+$/.test(endpoint)) return { kind: 'not-a-host', endpoint };
+    return { host: endpoint, port: env.dbPort, waitSeconds: ncWaitSeconds(settings.budgetMs) };
+  };
+
+  const containers = once(async () => {
+    const ids = (await running()).map((i) => i.id);
+    // A diagnosis asks the TCP question in the same command; a status must not wait for SSM to start it.
+    const [passwordVersion, target] = await Promise.all([
+      parameters().then(
         (p) => p.parameters['db-password']?.version ?? null,
         () => null,
-      );
-      const key = `${containerStateCachePrefix(env.name)}${JSON.stringify([env.region, env.endpoint, running, passwordVersion])}`;
-      const startedAt = Date.now();
-      try {
-        const { value, fetchedAt } = await cached(
-          key,
-          CONTAINER_STATE_TTL_MS,
-          async () => {
-            // Leaves the check a margin to report the per-instance reason before its own budget ends.
-            const reports = await inspectBackendContainers(env, running, { timeoutMs: Math.floor(budgetMs * 0.8), abortSignal: signal() });
-            // A report that could not be read must not be kept for a minute: the next status asks again.
-            if (Object.values(reports).some((r) => !r.ok)) throw new IncompleteContainerReports(reports);
-            return reports;
-          },
-          { fresh },
-        );
-        return { reports: value, fetchedAt };
-      } catch (err) {
-        if (err instanceof IncompleteContainerReports) return { reports: err.reports, fetchedAt: startedAt };
-        throw err;
-      }
-    }),
+      ),
+      settings.probeBackendTcp ? tcpTarget().catch(() => null) : Promise.resolve(null),
+    ]);
+    const tcpProbe = target && 'host' in target ? target : undefined;
+    // Leaves the check a margin to report the per-instance reason before its own budget ends.
+    const { value: reports, fetchedAt } = await readers.containerStates(env, policy(), {
+      instanceIds: ids,
+      passwordVersion,
+      timeoutMs: Math.floor(settings.budgetMs * PROBE_SHARE),
+      tcpProbe,
+    });
+    return { reports, fetchedAt };
+  });
+
+  const backendTcp = once(async (): Promise<BackendTcp> => {
+    const target = await tcpTarget();
+    if (!('host' in target)) return target;
+    const instances = await running();
+    if (instances.length === 0) return { kind: 'no-running-instance', instances: await backendInstances() };
+    // When this run's container read carried the nc lines, its answer is already in the cache.
+    if (settings.probeBackendTcp) await containers().catch(() => undefined);
+    const ids = instances.map((i) => i.id);
+    let reports: Record<string, TcpReport>;
+    try {
+      ({ value: reports } = await readers.backendTcp(env, { ...policy(), fresh: settings.fresh && !settings.probeBackendTcp }, ids, target));
+    } catch (err) {
+      // No command reached any instance: each says why, so the step is "could not check" instance by instance.
+      const reason = describeAwsError(err, { action: 'SendCommand' }).message;
+      reports = Object.fromEntries(ids.map((id) => [id, { ok: false as const, reason }]));
+    }
+    return { kind: 'probed', host: target.host, port: target.port, command: `nc -zv -w ${target.waitSeconds} ${target.host} ${target.port}`, reports };
+  });
+
+  return {
+    kind: 'aws',
+    env,
+    ...settings,
+    parameters,
+    dbInstance: once(() => value(readers.databaseInstance(env, policy()))),
+    securityGroups: once(() => value(readers.securityGroups(env, policy()))),
+    backendInstances,
+    containers,
+    backendTcp,
+    agentPings: (ids) => value(readers.agentPings(env, policy(), ids)),
+    profileRole: (arn) => value(readers.profileRole(env, policy(), arn)),
+    simulation: (principal, checks) => value(readers.simulation(env, policy(), principal, checks)),
   };
-  return ctx;
 }
 
-export function createLocalContext(env: LocalEnvironmentConfig, budgetMs: number, fresh = false): LocalCheckContext {
-  return { kind: 'local', env, budgetMs, fresh };
-}
-
-class IncompleteContainerReports extends Error {
-  constructor(readonly reports: Record<string, ContainerReport>) {
-    super('some container states could not be read');
-  }
+export function createLocalContext(env: LocalEnvironmentConfig, settings: RunSettings): LocalCheckContext {
+  return { kind: 'local', env, ...settings };
 }
 
 function once<T>(load: () => Promise<T>): () => Promise<T> {

@@ -1,44 +1,51 @@
 import 'server-only';
-import { parameterName } from '@/lib/aws/parameters';
+import { describeAwsError } from '@/lib/aws/errors';
+import { parameterName, readDatabasePassword } from '@/lib/aws/parameters';
 import type { AwsEnvironmentConfig } from '@/lib/config/schema';
-import { tryDatabaseLogin, type DatabaseLoginResult } from '@/lib/db/login';
-import type { AwsCheckContext } from './context';
+import { loginTargetFor, loginToDatabase, type DatabaseLoginResult } from '@/lib/db/login';
+import { PROBE_SHARE, type AwsCheckContext } from './context';
 import { aws, rotationPage, sh } from './fixes';
-import { PROBE_SHARE } from './network';
 import type { CheckDefinition } from './run';
 import type { CheckFix, Evidence } from './types';
 
-// A login the way a backend logs in: the SSM credentials, then `SELECT version()`.
+// A login the way a backend logs in: the SSM credentials, then `SELECT version()`. The password is
+// decrypted here, for this one login, and never kept.
 
 export const databaseLoginCheck: CheckDefinition<AwsCheckContext> = {
   id: 'db.login',
   kinds: ['aws'],
-  async run(ctx) {
-    const params = await ctx.parameters();
-    const known = {
-      username: params.parameters['db-username']?.value,
-      dbName: params.parameters['db-name']?.value,
-      endpoint: params.parameters['db-endpoint']?.value,
-    };
-    const result = await tryDatabaseLogin(ctx.env, { known, timeoutMs: Math.floor(ctx.budgetMs * PROBE_SHARE) });
+  async run(ctx, signal) {
+    const { env } = ctx;
+    const params = (await ctx.parameters()).parameters;
+    const where = loginTargetFor(env, { user: params['db-username']?.value, database: params['db-name']?.value, endpoint: params['db-endpoint']?.value });
+    if (!where.ok) {
+      return { status: 'error', summary: `Could not check: ${where.missing.map((k) => parameterName(env, k)).join(', ')} has no value`, evidence: { reason: 'no-credentials' } };
+    }
+    const { target } = where;
+    let password: string;
+    try {
+      password = await readDatabasePassword(env, { signal });
+    } catch (err) {
+      const d = describeAwsError(err, { action: 'reading the database password from SSM' });
+      return { status: 'error', summary: `Could not check: ${d.message}`, evidence: { reason: d.kind } };
+    }
+    const result = await loginToDatabase(target, password, { timeoutMs: Math.floor(ctx.budgetMs * PROBE_SHARE), signal });
     const evidence = loginEvidence(result);
     if (result.ok) {
-      return { status: 'pass', summary: `Logged in as ${result.target?.user} to ${result.target?.database}; ${shortVersion(result.serverVersion)} answered in ${result.latencyMs} ms`, evidence };
+      return { status: 'pass', summary: `Logged in as ${target.user} to ${target.database}; ${shortVersion(result.serverVersion)} answered in ${result.latencyMs} ms`, evidence };
     }
-    const error = result.error!;
-    if (error.stage === 'credentials') return { status: 'error', summary: `Could not check: ${error.message}`, evidence: { ...evidence, reason: error.code } };
     // The TCP probe got an answer (db.login depends on net.tcp), so a login that runs out of time says
     // nothing about the credentials: the server is slow, not the password wrong.
-    if (error.code === 'timeout') {
-      return { status: 'error', summary: `Could not check: the login to ${evidence.target ?? 'the database'} timed out (${error.message})`, evidence, fix: loginFix(ctx.env, result) };
+    if (result.error!.code === 'timeout') {
+      return { status: 'error', summary: `Could not check: the login to ${evidence.target} timed out (${result.error!.message})`, evidence, fix: loginFix(env, result) };
     }
-    return { status: 'fail', summary: loginFailureSummary(result), evidence, fix: loginFix(ctx.env, result) };
+    return { status: 'fail', summary: loginFailureSummary(result), evidence, fix: loginFix(env, result) };
   },
 };
 
 export function loginEvidence(result: DatabaseLoginResult): Evidence {
   const t = result.target;
-  const evidence: Evidence = { target: t ? `${t.user}@${t.host}:${t.port}/${t.database}` : null, serverVersion: result.serverVersion, latencyMs: result.latencyMs };
+  const evidence: Evidence = { target: `${t.user}@${t.host}:${t.port}/${t.database}`, serverVersion: result.serverVersion, latencyMs: result.latencyMs };
   if (result.error) {
     evidence.errorCode = result.error.code;
     evidence.error = result.error.message;
@@ -48,14 +55,15 @@ export function loginEvidence(result: DatabaseLoginResult): Evidence {
 
 export function loginFailureSummary(result: DatabaseLoginResult): string {
   const e = result.error!;
-  const who = result.target ? `${result.target.user}@${result.target.host}:${result.target.port}/${result.target.database}` : 'the database';
+  const t = result.target;
+  const who = `${t.user}@${t.host}:${t.port}/${t.database}`;
   switch (e.code) {
     case '28P01':
-      return `Authentication failed for ${result.target?.user ?? 'the SSM user'}: the password in SSM is not the database's`;
+      return `Authentication failed for ${t.user}: the password in SSM is not the database's`;
     case '28000':
-      return `The database refused ${result.target?.user ?? 'the user'}: ${e.message}`;
+      return `The database refused ${t.user}: ${e.message}`;
     case '3D000':
-      return `The database "${result.target?.database}" does not exist on the server`;
+      return `The database "${t.database}" does not exist on the server`;
     case 'timeout':
       return `Login to ${who} timed out: ${e.message}`;
     default:

@@ -1,11 +1,17 @@
 import type { AwsEnvironmentConfig } from '@/lib/config/schema';
 
-// Builds the exact CLI commands a fix shows, with this environment's region (and the lab's
-// endpoint) filled in, so an operator can paste them. Never a secret: passwords are "$NEW_PASSWORD".
+// Builds the exact CLI commands a fix shows (status checks and runbook steps alike), with this
+// environment's region (and the lab's endpoint) filled in, so an operator can paste them. Never a
+// secret: passwords are "$NEW_PASSWORD".
 
 export function aws(env: AwsEnvironmentConfig, ...args: string[]): string {
-  const endpoint = env.endpoint ? ` --endpoint-url ${env.endpoint}` : '';
+  const endpoint = env.endpoint ? ` --endpoint-url ${sh(env.endpoint)}` : '';
   return `aws ${args.join(' ')} --region ${env.region}${endpoint}`;
+}
+
+/** The copyable `aws ssm send-command` that runs these lines on these instances. */
+export function sendCommand(env: AwsEnvironmentConfig, instanceIds: string[], lines: string[]): string {
+  return aws(env, 'ssm send-command', '--instance-ids', ...instanceIds, '--document-name AWS-RunShellScript --parameters', sh(JSON.stringify({ commands: lines })));
 }
 
 /** Quotes a value for a POSIX shell unless it is plainly safe. */

@@ -2,10 +2,11 @@ import 'server-only';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { loginToDatabase } from '@/lib/db/login';
+import { maskUrlPassword } from '@/lib/redact';
 import type { LocalCheckContext } from './context';
 import { loginEvidence, shortVersion } from './database';
-import { PROBE_SHARE } from './network';
-import { probePostgres } from './probes';
+import { probePostgres } from '@/lib/probes';
+import { PROBE_SHARE } from './context';
 import type { CheckDefinition } from './run';
 import type { Evidence } from './types';
 
@@ -54,7 +55,7 @@ export interface ParsedDatabaseUrl {
 
 /** A postgres URL as libpq and SQLAlchemy accept it, or the reason it is not one. */
 export function parseDatabaseUrl(raw: string): ParsedDatabaseUrl | { problem: string; masked: string } {
-  const masked = maskUrl(raw);
+  const masked = maskUrlPassword(raw);
   let u: URL;
   try {
     u = new URL(raw);
@@ -74,15 +75,6 @@ export function parseDatabaseUrl(raw: string): ParsedDatabaseUrl | { problem: st
     return { problem: 'the password has a malformed %-escape', masked };
   }
   return { host: u.hostname.replace(/^\[|\]$/g, ''), port, database, user: decodeURIComponent(u.username), password, masked };
-}
-
-/** The URL with its password replaced, for evidence. */
-export function maskUrl(raw: string): string {
-  const m = /^([a-z][a-z0-9+.-]*:\/\/)([^@/]*)@(.*)$/i.exec(raw);
-  if (!m) return raw;
-  const userinfo = m[2]!;
-  const colon = userinfo.indexOf(':');
-  return colon < 0 ? raw : `${m[1]}${userinfo.slice(0, colon)}:****@${m[3]}`;
 }
 
 export const localDatabaseUrlCheck: CheckDefinition<LocalCheckContext> = {

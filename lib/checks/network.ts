@@ -1,16 +1,14 @@
 import 'server-only';
 import type { AwsCheckContext } from './context';
 import { aws, sh } from './fixes';
-import { probePostgres, type TcpProbe } from './probes';
+import { probePostgres, type TcpProbe } from '@/lib/probes';
+import { PROBE_SHARE } from './context';
 import type { CheckDefinition } from './run';
 import type { Evidence } from './types';
 
 // Can the console reach PostgreSQL at all: a TCP connect and the protocol's SSLRequest, so a
 // firewall that drops packets (or accepts and then drops) reads as "timed out", distinct from
 // "refused" (nothing listening) and from a name that does not resolve.
-
-/** The share of the check budget the probe may use, so it reports its own timeout before the budget does. */
-export const PROBE_SHARE = 0.8;
 
 export const tcpCheck: CheckDefinition<AwsCheckContext> = {
   id: 'net.tcp',

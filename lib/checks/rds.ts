@@ -3,8 +3,8 @@ import { parameterName } from '@/lib/aws/parameters';
 import type { DatabaseInstance } from '@/lib/aws/rds';
 import type { AwsCheckContext } from './context';
 import { aws, sh } from './fixes';
-import type { CheckDefinition, CheckVerdict } from './run';
-import type { Evidence } from './types';
+import type { CheckDefinition } from './run';
+import type { Evidence, Verdict } from './types';
 
 // The RDS instance: usable, and the instance SSM points the backends at.
 
@@ -139,7 +139,7 @@ function instanceEvidence(db: DatabaseInstance): Evidence {
   };
 }
 
-function notFound(ctx: AwsCheckContext): CheckVerdict {
+function notFound(ctx: AwsCheckContext): Verdict {
   const id = ctx.env.rdsInstanceId;
   return {
     status: 'fail',

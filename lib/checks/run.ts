@@ -1,9 +1,14 @@
 import 'server-only';
+import { setMaxListeners } from 'node:events';
 import { describeAwsError } from '@/lib/aws/errors';
 import type { CheckContext } from './context';
-import { CHECK_IDS, type CheckId, type CheckResult, type OverallStatus } from './types';
+import { CHECK_IDS, type CheckId, type CheckResult, type OverallStatus, type Verdict } from './types';
 
-// Runs one environment's checks concurrently, each after the checks it depends on.
+// The one runner, for status checks and runbook steps alike: each runs after the ones it depends
+// on, within a time budget whose end aborts what it started, and hands out its result the moment it
+// settles (a page can stream, a diagnosis can answer early). A whole run can be cancelled through
+// an AbortSignal. To add a check: its definition in the file of its area, its id in types.ts and
+// its dependencies in DEPENDENCIES below; the registry picks it up.
 //
 // Dependency rules (the "could not check is never broken" contract):
 // - a dependency that failed or was skipped makes the check `skip`: its question is moot until
@@ -11,15 +16,14 @@ import { CHECK_IDS, type CheckId, type CheckResult, type OverallStatus } from '.
 // - a dependency in `error` (the console could not find out) does NOT skip or fail the check: it
 //   still runs with whatever it can read itself, and says which dependencies are unverified. If
 //   it needs the same unreadable data it becomes `error` too, never a verdict.
-// Every check runs within the time budget; running over it is `error`, never `fail`.
+// Running over the budget is `error`, never `fail`.
 
-export type CheckVerdict = Omit<CheckResult, 'id' | 'durationMs'>;
-
-export interface CheckDefinition<C extends CheckContext = CheckContext> {
-  id: CheckId;
+export interface CheckDefinition<C extends CheckContext = CheckContext, Id extends string = CheckId> {
+  id: Id;
   /** Which environment kinds it applies to. */
   kinds: ReadonlyArray<C['kind']>;
-  run(ctx: C): Promise<CheckVerdict>;
+  /** `signal` ends when the budget does or the run is cancelled: pass it to every call the check makes. */
+  run(ctx: C, signal: AbortSignal): Promise<Verdict>;
 }
 
 const DEPENDENCIES: Record<CheckId, CheckId[]> = {
@@ -40,9 +44,8 @@ const DEPENDENCIES: Record<CheckId, CheckId[]> = {
   'local.database-url': [],
 };
 
-/** The dependency order used by diagnosis: check id → the checks that must pass before it means anything. */
-export function checkDependencies(): Record<CheckId, CheckId[]> {
-  return Object.fromEntries(Object.entries(DEPENDENCIES).map(([k, v]) => [k, [...v]])) as Record<CheckId, CheckId[]>;
+export function checkDependencies(id: CheckId): readonly CheckId[] {
+  return DEPENDENCIES[id];
 }
 
 /** All check ids, dependencies before dependents, ties in the vocabulary's order. */
@@ -73,19 +76,51 @@ export function overallOf(results: CheckResult[]): OverallStatus {
   return 'healthy';
 }
 
-export async function runChecks<C extends CheckContext>(definitions: ReadonlyArray<CheckDefinition<C>>, ctx: C): Promise<CheckResult[]> {
-  const byId = new Map(definitions.filter((d) => (d.kinds as readonly string[]).includes(ctx.kind)).map((d) => [d.id, d]));
-  const running = new Map<CheckId, Promise<CheckResult>>();
-  for (const id of dependencyOrder()) {
-    const def = byId.get(id);
-    if (!def) continue;
-    const deps = DEPENDENCIES[id].filter((d) => running.has(d)).map((d) => running.get(d)!);
-    running.set(id, runOne(def, ctx, deps));
-  }
-  return Promise.all(running.values());
+export interface RunOptions<Id extends string> {
+  /** Which ids must settle before an id runs; ids outside this run are looked up in `given`. */
+  dependencies: (id: Id) => readonly string[];
+  /** Results settled or settling elsewhere (the status's checks, for a diagnosis's steps). */
+  given?: ReadonlyMap<string, Promise<CheckResult<string>>>;
+  /** Cancels every check still running; each then reports that it was not finished. */
+  signal?: AbortSignal;
 }
 
-async function runOne<C extends CheckContext>(def: CheckDefinition<C>, ctx: C, deps: Promise<CheckResult>[]): Promise<CheckResult> {
+export interface CheckRun<Id extends string> {
+  /** One promise per check, settling (never rejecting) when that check does. */
+  results: ReadonlyMap<Id, Promise<CheckResult<Id>>>;
+  /** Every result, in the definitions' order. */
+  all: Promise<CheckResult<Id>[]>;
+}
+
+export function runChecks<C extends CheckContext, Id extends string>(
+  definitions: ReadonlyArray<CheckDefinition<C, Id>>,
+  ctx: C,
+  opts: RunOptions<Id>,
+): CheckRun<Id> {
+  const applicable = definitions.filter((d) => (d.kinds as readonly string[]).includes(ctx.kind));
+  const byId = new Map(applicable.map((d) => [d.id as string, d]));
+  const results = new Map<Id, Promise<CheckResult<Id>>>();
+  const resultOf = (id: string): Promise<CheckResult<string>> | undefined => {
+    const def = byId.get(id);
+    if (!def) return opts.given?.get(id);
+    let running = results.get(def.id);
+    if (!running) {
+      const deps = opts.dependencies(def.id).flatMap((d) => resultOf(d) ?? []);
+      running = runOne(def, ctx, deps, opts.signal);
+      results.set(def.id, running);
+    }
+    return running;
+  };
+  for (const def of applicable) resultOf(def.id);
+  return { results, all: Promise.all(applicable.map((d) => results.get(d.id)!)) };
+}
+
+async function runOne<C extends CheckContext, Id extends string>(
+  def: CheckDefinition<C, Id>,
+  ctx: C,
+  deps: Promise<CheckResult<string>>[],
+  cancel: AbortSignal | undefined,
+): Promise<CheckResult<Id>> {
   const depResults = await Promise.all(deps);
   const blocking = depResults.filter((d) => d.status === 'fail' || d.status === 'skip');
   if (blocking.length > 0) {
@@ -98,29 +133,55 @@ async function runOne<C extends CheckContext>(def: CheckDefinition<C>, ctx: C, d
   }
   const unverified = depResults.filter((d) => d.status === 'error').map((d) => d.id);
   const started = performance.now();
-  const verdict = await withinBudget(def, ctx);
-  const result: CheckResult = { id: def.id, ...verdict, durationMs: Math.round(performance.now() - started) };
+  const verdict = await withinBudget(def, ctx, cancel);
+  const result: CheckResult<Id> = { id: def.id, ...verdict, durationMs: Math.round(performance.now() - started) };
   if (unverified.length > 0) result.evidence = { ...result.evidence, unverifiedDependencies: unverified.join(', ') };
   return result;
 }
 
-async function withinBudget<C extends CheckContext>(def: CheckDefinition<C>, ctx: C): Promise<CheckVerdict> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const overBudget = new Promise<CheckVerdict>((resolve) => {
-    timer = setTimeout(
-      () => resolve({ status: 'error', summary: `Could not check: no answer within the ${ctx.budgetMs} ms budget`, evidence: { reason: 'timeout', budgetMs: ctx.budgetMs } }),
-      ctx.budgetMs,
-    );
-  });
-  try {
-    return await Promise.race([def.run(ctx).catch((err: unknown) => couldNotCheck(err)), overBudget]);
-  } finally {
-    clearTimeout(timer);
+class OverBudget extends Error {
+  constructor(readonly budgetMs: number) {
+    super(`no answer within the ${budgetMs} ms budget`);
+    this.name = 'TimeoutError';
   }
 }
 
+async function withinBudget<C extends CheckContext, Id extends string>(def: CheckDefinition<C, Id>, ctx: C, cancel: AbortSignal | undefined): Promise<Verdict> {
+  if (cancel?.aborted) return notFinished(cancel);
+  const controller = new AbortController();
+  // Every SDK call and pause of a check listens on this one signal; a Run Command poll makes a dozen.
+  setMaxListeners(64, controller.signal);
+  const timer = setTimeout(() => controller.abort(new OverBudget(ctx.budgetMs)), ctx.budgetMs);
+  const onCancel = () => controller.abort(cancel?.reason);
+  cancel?.addEventListener('abort', onCancel, { once: true });
+  const stopped = new Promise<Verdict>((resolve) =>
+    controller.signal.addEventListener(
+      'abort',
+      () => {
+        const reason: unknown = controller.signal.reason;
+        if (reason instanceof OverBudget) resolve({ status: 'error', summary: `Could not check: ${reason.message}`, evidence: { reason: 'timeout', budgetMs: reason.budgetMs } });
+        else if (cancel?.aborted) resolve(notFinished(cancel));
+      },
+      { once: true },
+    ),
+  );
+  try {
+    return await Promise.race([def.run(ctx, controller.signal).catch((err: unknown) => couldNotCheck(err)), stopped]);
+  } finally {
+    clearTimeout(timer);
+    cancel?.removeEventListener('abort', onCancel);
+    // Whatever the check started and did not need any more stops now.
+    if (!controller.signal.aborted) controller.abort(new Error('the check has its answer'));
+  }
+}
+
+function notFinished(cancel: AbortSignal): Verdict {
+  const why = cancel.reason instanceof Error ? cancel.reason.message : 'the run was cancelled';
+  return { status: 'error', summary: `Not finished: ${why}`, evidence: { reason: 'cancelled' } };
+}
+
 /** Any exception out of a check is the console's failure to find out, never a verdict on LinkBox. */
-export function couldNotCheck(err: unknown, action?: string): CheckVerdict {
+export function couldNotCheck(err: unknown, action?: string): Verdict {
   const d = describeAwsError(err, { action });
   return { status: 'error', summary: `Could not check: ${d.message}`, evidence: { reason: d.kind } };
 }

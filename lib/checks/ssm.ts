@@ -2,8 +2,8 @@ import 'server-only';
 import { parameterName, type LinkboxParameter, type LinkboxParameterKey } from '@/lib/aws/parameters';
 import type { AwsCheckContext } from './context';
 import { aws, rotationPage, sh } from './fixes';
-import type { CheckDefinition, CheckVerdict } from './run';
-import type { Evidence } from './types';
+import type { CheckDefinition } from './run';
+import type { Evidence, Verdict } from './types';
 
 // The four parameters start_application.sh reads: present, the password encrypted, and rotated
 // within policy. Values of the plain three are evidence; the password's never is.
@@ -19,7 +19,7 @@ export const ssmParametersCheck: CheckDefinition<AwsCheckContext> = {
     for (const [key, p] of Object.entries(params.parameters) as Array<[LinkboxParameterKey, LinkboxParameter]>) {
       Object.assign(evidence, parameterEvidence(key, p));
     }
-    if (params.usersUnavailable) evidence.lastModifiedBy = `unknown (${params.usersUnavailable})`;
+    if (params.metadataUnavailable) evidence.lastModifiedBy = `unknown (${params.metadataUnavailable})`;
     if (params.missing.length === 0) {
       return { status: 'pass', summary: `All four parameters exist under ${params.prefix}`, evidence };
     }
@@ -118,7 +118,7 @@ function parameterEvidence(key: LinkboxParameterKey, p: LinkboxParameter): Evide
 }
 
 /** Only reachable when ssm.parameters errored (otherwise it failed and this check was skipped). */
-function missingVerdict(ctx: AwsCheckContext, key: LinkboxParameterKey): CheckVerdict {
+function missingVerdict(ctx: AwsCheckContext, key: LinkboxParameterKey): Verdict {
   return { status: 'skip', summary: `${parameterName(ctx.env, key)} does not exist (see ssm.parameters)`, evidence: {} };
 }
 

@@ -37,14 +37,26 @@ export interface CheckFix {
   commands?: string[];
 }
 
-export interface CheckResult {
-  id: CheckId;
+/** What a check or a runbook step decides: the one result type of the runner (lib/checks/run.ts). */
+export interface Verdict {
   status: CheckStatus;
   summary: string;
   evidence: Evidence;
   fix?: CheckFix;
+}
+
+export interface CheckResult<Id extends string = CheckId> extends Verdict {
+  id: Id;
   /** How long the check took, in ms. */
   durationMs?: number;
+}
+
+/** What the page may say about the password: metadata only, never its value. */
+export interface PasswordFacts {
+  type: string | null;
+  version: number | null;
+  /** ISO time of the last change. */
+  lastModified: string | null;
 }
 
 export type OverallStatus = 'healthy' | 'degraded' | 'broken' | 'unknown';
@@ -61,4 +73,6 @@ export interface EnvironmentStatus {
   stale: boolean;
   staleReason?: string;
   checks: CheckResult[];
+  /** Typed facts the page shows beside the checks; null when SSM could not be read. */
+  password: PasswordFacts | null;
 }

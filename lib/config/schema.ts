@@ -6,6 +6,9 @@ import { z } from 'zod';
 /** An environment's name; routes check a path segment against it before looking anything up. */
 export const ENVIRONMENT_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,39}$/;
 
+/** A Docker image tag as the deploy accepts it; anything else never reaches a command line. */
+export const IMAGE_TAG_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
 const name = z
   .string()
   .regex(ENVIRONMENT_NAME_PATTERN, 'use lower-case letters, digits and dashes (max 40), e.g. "production"');

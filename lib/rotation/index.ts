@@ -1,64 +1,65 @@
 import 'server-only';
-import { processWide } from '@/lib/process-wide';
-import { randomUUID } from 'node:crypto';
-import { auditActor, recordAuditSafely } from '@/lib/audit';
-import { getStore } from '@/lib/audit/store';
-import { AuthorizationError, hasRole, type Caller } from '@/lib/auth/caller';
 import { getConfig } from '@/lib/config/load';
-import { awsEnvironment } from '@/lib/deploy';
-import { acquireLock, currentLock, LOCK_LEASE_MS } from './lock';
-import { addRollbackSteps, insertRotation, latestRotation, newRotationRecord, saveRotation, step, unfinishedRotations, type RotationRecord } from './record';
-import { finishRun, ROLLBACK_STEP_NAMES, ROTATION_STEP_NAMES, runSteps, type RunContext } from './workflow';
-import type { RollbackRotationResult, RotationView, StartRotationResult } from './types';
+import {
+  addSteps,
+  beginOperation,
+  closeAbandonedRedeploys,
+  insertRotation,
+  latestRotation,
+  liveLock,
+  LOCK_LEASE_MS,
+  newRotationRecord,
+  saveRotation,
+  step,
+  takeOverOperation,
+  unfinishedRotation,
+  unfinishedRotations,
+  type RotationRecord,
+} from '@/lib/operations';
+import { auditActor, recordAuditSafely } from '@/lib/audit';
+import { processWide } from '@/lib/process-wide';
+import { assertRole, type Caller } from '@/lib/roles';
+import { finishRun, runSteps, type RunContext } from './workflow';
+import { ROLLBACK_STEPS, ROTATION_STEPS, type RollbackRotationResult, type RotationView, type StartRotationResult } from './types';
 
-// Rotating LinkBox's database password, as the rotate page and the start-up hook use it. Every
-// function checks the caller itself; refusals are audited here. Starting returns once the
-// preflight passed; the rest runs in this process and any replica can show it from the store.
+// Rotating LinkBox's database password, as the rotate page, the start-up hook and the sweep use it.
+// Starting goes through lib/operations (role, confirmation, lock, audited refusals); it returns once
+// the preflight passed, the rest runs in this process, and any replica can show it from the store.
 
 export type { RotationView, StartRotationResult, RollbackRotationResult, StepView, StepStatus, RotationState } from './types';
 export { ROTATION_STEPS, ROLLBACK_STEPS } from './types';
-
-type HeldBy = { by: string; since: string };
 
 /** Work this process is carrying out, per environment; tests and shutdown can wait for it. */
 const running = processWide('rotation.running', () => new Map<string, Promise<void>>());
 
 export async function startRotation(caller: Caller | null, environment: string, input: { confirmEnvironment: string }): Promise<StartRotationResult> {
-  const action = 'rotation.start';
-  const who = auditActor(caller);
-  const refuse = async (error: string, heldBy?: HeldBy): Promise<StartRotationResult> => {
-    await recordAuditSafely({ ...who, action, environment, outcome: 'refused', detail: error });
-    return heldBy ? { ok: false, error, heldBy } : { ok: false, error };
-  };
-  if (!hasRole(caller, 'operator')) return refuse(who.role ? `${who.actor} is ${who.role}; rotating the password needs operator` : 'sign in first');
-  const env = awsEnvironment(environment);
-  if (!env.ok) return refuse(env.error);
-  if (input.confirmEnvironment !== environment) return refuse('the typed confirmation does not match the environment name');
-
-  const id = randomUUID();
-  const acquired = await acquireLock(environment, 'rotation', id, caller.id);
-  if (!acquired.ok) {
-    const h = acquired.heldBy;
-    return refuse(`a ${h.operation} of ${environment} by ${h.by} has been running since ${h.since}`, { by: h.by, since: h.since });
+  let orphan: RotationRecord | undefined;
+  const begun = await beginOperation(caller, environment, {
+    action: 'rotation.start',
+    operation: 'rotation',
+    what: 'rotating the password',
+    confirmEnvironment: input.confirmEnvironment,
+    async underLock() {
+      // A rotation whose console died holds no live lock, so we got it: finish that one instead of starting another.
+      const previous = await latestRotation(environment);
+      if (previous && (previous.state === 'running' || previous.state === 'rolling-back')) {
+        orphan = previous;
+        return `the rotation started by ${previous.startedBy} at ${previous.startedAt} did not finish; this console is resuming it`;
+      }
+      const stuck = await unfinishedRotation(environment);
+      return stuck ? `${stuck.reason}; finish or roll it back before starting another` : null;
+    },
+  });
+  if (!begun.ok) {
+    if (orphan) await resumeOne(orphan);
+    return orphan ? { ...begun, heldBy: { by: orphan.startedBy, since: orphan.startedAt } } : begun;
   }
-  const lock = acquired.lock;
-
-  // A rotation whose console died holds no live lock, so we got it: finish that one instead of starting another.
-  const previous = await latestRotation(environment);
-  if (previous && (previous.state === 'running' || previous.state === 'rolling-back')) {
-    await lock.release();
-    await resumeOne(previous);
-    return refuse(`the rotation started by ${previous.startedBy} at ${previous.startedAt} did not finish; this console is resuming it`, {
-      by: previous.startedBy,
-      since: previous.startedAt,
-    });
-  }
-
-  const record = newRotationRecord(id, environment, caller.id, caller.role);
+  const { grant } = begun;
+  const record = newRotationRecord(grant.operationId, environment, grant.actor.actor, grant.actor.role, ROTATION_STEPS);
   await insertRotation(record);
-  await recordAuditSafely({ ...who, action, environment, outcome: 'success', detail: `rotation ${id} started` });
-  const ctx: RunContext = { env: env.config, record, lock, secrets: [] };
-  lock.startRenewing();
+  await recordAuditSafely({ ...grant.actor, action: 'rotation.start', environment, outcome: 'success', detail: `rotation ${record.id} started` });
+  const ctx: RunContext = { grant, record, secrets: [] };
+  grant.lock.startRenewing();
 
   // The preflight runs before answering, so "RDS is modifying" or "a pending password exists" is
   // told at once; it changes nothing, so a crash here leaves nothing to undo.
@@ -68,17 +69,13 @@ export async function startRotation(caller: Caller | null, environment: string, 
     return { ok: false, error: 'error' in preflight ? preflight.error : preflight.lost };
   }
   track(environment, continueRun(ctx, 'rotation'));
-  return { ok: true, rotationId: id };
+  return { ok: true, rotationId: record.id };
 }
 
 export async function getRotation(caller: Caller | null, environment: string): Promise<RotationView | null> {
-  if (!hasRole(caller, 'viewer')) throw new AuthorizationError('viewer', caller ?? null);
-  const record = await latestRotation(environment);
+  assertRole(caller, 'viewer');
+  const [record, lock] = await Promise.all([latestRotation(environment), liveLock(environment)]);
   if (!record) return null;
-  const lock = await currentLock(environment);
-  const liveLock = lock?.holderAlive ? lock : null;
-  const unfinished = record.state === 'running' || record.state === 'rolling-back';
-  const beforePromotion = step(record, 'promote').status !== 'done';
   return {
     id: record.id,
     environment: record.environment,
@@ -91,60 +88,60 @@ export async function getRotation(caller: Caller | null, environment: string): P
     error: record.error,
     steps: record.steps,
     // Nobody works on an unfinished rotation whose lock is gone: its console died, and rollback is the other way out.
-    canRollBack: beforePromotion && !liveLock && ((record.state === 'failed' && record.rollbackOffered) || (unfinished && startedStoring(record))),
-    lock: liveLock ? { by: liveLock.by, since: liveLock.since, operation: liveLock.operation } : null,
+    canRollBack: !lock && rollbackOffered(record),
+    lock,
   };
+}
+
+/** Rollback is the way out until the new password is promoted, once RDS may hold it. */
+function rollbackOffered(record: RotationRecord): boolean {
+  if (step(record, 'promote').status === 'done') return false;
+  if (record.state === 'failed') return record.rollbackOffered;
+  return (record.state === 'running' || record.state === 'rolling-back') && startedStoring(record);
 }
 
 export async function rollbackRotation(caller: Caller | null, environment: string, input: { confirmEnvironment: string }): Promise<RollbackRotationResult> {
   const action = 'rotation.rollback.start';
-  const who = auditActor(caller);
-  const refuse = async (error: string, heldBy?: HeldBy): Promise<RollbackRotationResult> => {
-    await recordAuditSafely({ ...who, action, environment, outcome: 'refused', detail: error });
-    return heldBy ? { ok: false, error, heldBy } : { ok: false, error };
-  };
-  if (!hasRole(caller, 'operator')) return refuse(who.role ? `${who.actor} is ${who.role}; rolling back needs operator` : 'sign in first');
-  const env = awsEnvironment(environment);
-  if (!env.ok) return refuse(env.error);
-  if (input.confirmEnvironment !== environment) return refuse('the typed confirmation does not match the environment name');
-
   const record = await latestRotation(environment);
-  if (!record) return refuse(`${environment} has no rotation to roll back`);
-  if (step(record, 'promote').status === 'done') return refuse(`rotation ${record.id} already promoted the new password; rollback is only possible before that`);
-  const acquired = await acquireLock(environment, 'rotation', record.id, record.startedBy);
-  if (!acquired.ok) {
-    const h = acquired.heldBy;
-    return refuse(`a ${h.operation} of ${environment} by ${h.by} has been running since ${h.since}`, { by: h.by, since: h.since });
-  }
-  // Re-read under the lock: the rotation may have moved on while we waited for it.
-  const locked = await latestRotation(environment);
-  const offered =
-    locked &&
-    locked.id === record.id &&
-    step(locked, 'promote').status !== 'done' &&
-    ((locked.state === 'failed' && locked.rollbackOffered) || ((locked.state === 'running' || locked.state === 'rolling-back') && startedStoring(locked)));
-  if (!locked || !offered) {
-    await acquired.lock.release();
-    return refuse(`rotation ${record.id} is ${locked?.state ?? 'gone'} and has nothing to roll back`);
-  }
+  const begun = await beginOperation(caller, environment, {
+    action,
+    operation: 'rotation',
+    what: 'rolling back',
+    confirmEnvironment: input.confirmEnvironment,
+    operationId: record?.id,
+    heldBy: record?.startedBy,
+    validate: () =>
+      !record
+        ? `${environment} has no rotation to roll back`
+        : step(record, 'promote').status === 'done'
+          ? `rotation ${record.id} already promoted the new password; rollback is only possible before that`
+          : null,
+    async underLock() {
+      // Re-read under the lock: the rotation may have moved on while we waited for it.
+      const locked = await latestRotation(environment);
+      return locked && locked.id === record!.id && rollbackOffered(locked) ? null : `rotation ${record!.id} is ${locked?.state ?? 'gone'} and has nothing to roll back`;
+    },
+  });
+  if (!begun.ok) return begun;
+  const { grant } = begun;
+  const locked = (await latestRotation(environment))!;
   locked.state = 'rolling-back';
   locked.error = null;
   locked.finishedAt = null;
-  addRollbackSteps(locked);
+  addSteps(locked, ROLLBACK_STEPS);
   await saveRotation(locked);
-  await recordAuditSafely({ ...who, action, environment, outcome: 'success', detail: `rolling back rotation ${locked.id}` });
-  const ctx: RunContext = { env: env.config, record: locked, lock: acquired.lock, secrets: [] };
-  acquired.lock.startRenewing();
-  track(environment, continueRun(ctx, 'rollback'));
+  await recordAuditSafely({ ...auditActor(caller), action, environment, outcome: 'success', detail: `rolling back rotation ${locked.id}` });
+  grant.lock.startRenewing();
+  track(environment, continueRun({ grant, record: locked, secrets: [] }, 'rollback'));
   return { ok: true, rotationId: locked.id };
 }
 
 let sweeper: NodeJS.Timeout | undefined;
 
 /**
- * Picks up every rotation a crashed console left unfinished (called at start-up). Returns once the
- * work is launched; a rotation another live console holds is left to it, and looked at again
- * periodically in case that console dies too.
+ * Picks up every rotation a dead console left unfinished (called at start-up, then every half
+ * lease by every replica): a rotation another live console holds is left to it, and taken over
+ * once its lease runs out.
  */
 export async function resumeUnfinishedRotations(): Promise<void> {
   await sweep();
@@ -166,37 +163,33 @@ async function sweep(): Promise<void> {
 }
 
 async function resumeOne(record: RotationRecord): Promise<void> {
-  const env = awsEnvironment(record.environment);
-  if (!env.ok) return;
-  const acquired = await acquireLock(record.environment, 'rotation', record.id, record.startedBy);
-  if (!acquired.ok) return;
+  const grant = await takeOverOperation(record.environment, { operation: 'rotation', operationId: record.id, heldBy: record.startedBy });
+  if (!grant) return;
   // Re-read under the lock: the previous holder may have finished between our read and the lock.
   const fresh = (await latestRotation(record.environment)) ?? record;
   if (fresh.id !== record.id || (fresh.state !== 'running' && fresh.state !== 'rolling-back')) {
-    await acquired.lock.release();
+    await grant.lock.release();
     return;
   }
   await recordAuditSafely({
-    actor: 'console',
-    role: null,
+    ...grant.actor,
     action: 'rotation.resume',
     environment: record.environment,
     outcome: 'success',
     detail: `resuming ${fresh.state === 'rolling-back' ? 'the rollback of ' : ''}rotation ${fresh.id} started by ${fresh.startedBy}`,
   });
-  const ctx: RunContext = { env: env.config, record: fresh, lock: acquired.lock, secrets: [] };
-  acquired.lock.startRenewing();
-  track(record.environment, continueRun(ctx, fresh.state === 'rolling-back' ? 'rollback' : 'rotation'));
+  grant.lock.startRenewing();
+  track(record.environment, continueRun({ grant, record: fresh, secrets: [] }, fresh.state === 'rolling-back' ? 'rollback' : 'rotation'));
 }
 
 async function continueRun(ctx: RunContext, kind: 'rotation' | 'rollback'): Promise<void> {
   try {
-    const outcome = await runSteps(ctx, kind === 'rotation' ? ROTATION_STEP_NAMES : ROLLBACK_STEP_NAMES);
+    const outcome = await runSteps(ctx, kind === 'rotation' ? ROTATION_STEPS.map((s) => s.name) : ROLLBACK_STEPS.map((s) => s.name));
     await finishRun(ctx, outcome, kind);
   } catch (err) {
     // The store itself failed; the record stays unfinished and a console resumes it later.
-    console.error(`rotation ${ctx.record.id}: stopped unexpectedly: ${(err as Error).message}`);
-    await ctx.lock.release().catch(() => {});
+    console.error(`rotation ${ctx.record.id}: stopped unexpectedly: ${(err as Error).name}`);
+    await ctx.grant.lock.release().catch(() => {});
   }
 }
 
@@ -215,22 +208,4 @@ export async function rotationWorkSettled(environment: string): Promise<void> {
 function startedStoring(record: RotationRecord): boolean {
   const s = step(record, 'store-pending').status;
   return s !== 'pending' && s !== 'skipped';
-}
-
-/** A redeploy left "running" by a dead console is closed as failed, so the page stops showing it as live. */
-async function closeAbandonedRedeploys(): Promise<void> {
-  const store = await getStore();
-  const rows = await store.db.selectFrom('redeploys').select(['id', 'environment', 'reason']).where('state', '=', 'running').execute();
-  for (const row of rows) {
-    if (row.reason !== 'operator') continue; // a rotation's restart is redone by the rotation itself
-    const lock = await currentLock(row.environment);
-    if (lock?.holderAlive && lock.operationId === row.id) continue;
-    const now = new Date().toISOString();
-    await store.db
-      .updateTable('redeploys')
-      .set({ state: 'failed', error: 'the console running this redeploy stopped before it finished; start it again', updated_at: now, finished_at: now })
-      .where('id', '=', row.id)
-      .where('state', '=', 'running')
-      .execute();
-  }
 }

@@ -1,6 +1,8 @@
+import type { LockView, Refusal, RotationState, StepView } from '@/lib/operations/types';
+
 // The DTOs the rotation page shows. Plain data, no secret: safe for the browser.
 
-export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
+export type { RotationState, StepStatus, StepView } from '@/lib/operations/types';
 
 export const ROTATION_STEPS = [
   { name: 'preflight', label: 'Check that the database can be rotated' },
@@ -24,23 +26,6 @@ export const ROLLBACK_STEPS = [
 export type RotationStepName = (typeof ROTATION_STEPS)[number]['name'];
 export type RollbackStepName = (typeof ROLLBACK_STEPS)[number]['name'];
 
-export interface StepView<Name extends string = RotationStepName | RollbackStepName> {
-  name: Name;
-  label: string;
-  status: StepStatus;
-  startedAt: string | null;
-  finishedAt: string | null;
-  /** What the step found or did, in the operator's words. Never a secret. */
-  detail: string | null;
-}
-
-/**
- * running: steps are being carried out (or will resume when a console starts);
- * completed: every step done; failed: stopped, see `error` and `canRollBack`;
- * rolling-back / rolled-back: RDS is being / was set back to the current SSM password.
- */
-export type RotationState = 'running' | 'completed' | 'failed' | 'rolling-back' | 'rolled-back';
-
 export interface RotationView {
   id: string;
   environment: string;
@@ -55,9 +40,9 @@ export interface RotationView {
   /** Rollback is possible until the new password is promoted, and only when nobody is working on it. */
   canRollBack: boolean;
   /** Who holds the environment's lock right now (this rotation, a redeploy, or nobody). */
-  lock: { by: string; since: string; operation: 'rotation' | 'redeploy' } | null;
+  lock: LockView | null;
 }
 
-export type StartRotationResult = { ok: true; rotationId: string } | { ok: false; error: string; heldBy?: { by: string; since: string } };
+export type StartRotationResult = { ok: true; rotationId: string } | Refusal;
 
-export type RollbackRotationResult = { ok: true; rotationId: string } | { ok: false; error: string; heldBy?: { by: string; since: string } };
+export type RollbackRotationResult = { ok: true; rotationId: string } | Refusal;

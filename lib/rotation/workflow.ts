@@ -1,28 +1,22 @@
 import 'server-only';
 import { randomUUID } from 'node:crypto';
-import { recordAuditSafely } from '@/lib/audit';
-import type { AwsEnvironmentConfig } from '@/lib/config/schema';
-import { createRedeployRecord, instanceTimings } from '@/lib/deploy';
-import { runRollout } from '@/lib/deploy/rollout';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describeAwsError } from '@/lib/aws/errors';
 import {
-  deletePending,
-  describeDbInstance,
+  deletePendingSlot,
   describePasswordSlots,
-  explainAwsError,
-  isDefiniteRefusal,
-  loginTarget,
-  passwordName,
-  pendingName,
-  promotePassword,
-  readPasswords,
-  setMasterPassword,
-  storePending,
-  tryLogin,
-} from './aws';
-import type { HeldLock } from './lock';
+  parameterName,
+  pendingPasswordName,
+  readLinkboxParameters,
+  readPasswordSlots,
+  writePasswordSlot,
+} from '@/lib/aws/parameters';
+import { describeDatabaseInstance, passwordChangePending, setMasterPassword } from '@/lib/aws/rds';
+import { loginTargetFor, loginToDatabase, type DatabaseTarget } from '@/lib/db/login';
+import { assertGrant, finishOperation, insertRedeploy, instanceTimings, runRollout, saveRotation, step, type OperationGrant, type RotationRecord } from '@/lib/operations';
+import { redact } from '@/lib/redact';
 import { generatePassword, PASSWORD_LENGTH } from './password';
-import { saveRotation, step, type RotationRecord } from './record';
-import { ROLLBACK_STEPS, ROTATION_STEPS, type RollbackStepName, type RotationStepName } from './types';
+import type { RollbackStepName, RotationStepName } from './types';
 
 // The safe order of DESIGN.md "Rotation", one idempotent step at a time. Each step's status is
 // persisted before it starts and after it ends; a step found "running" after a crash is redone in
@@ -38,13 +32,7 @@ export interface RotationTimings {
   pollMaxMs: number;
 }
 
-const DEFAULT_TIMINGS: RotationTimings = { rdsWaitTimeoutMs: 300_000, loginTimeoutMs: 120_000, pollMinMs: 1000, pollMaxMs: 5000 };
-let timings: RotationTimings = DEFAULT_TIMINGS;
-
-/** Shortens the bounded waits in tests that provoke a timeout on purpose. */
-export function setRotationTimingsForTests(overrides: Partial<RotationTimings> | null): void {
-  timings = overrides ? { ...DEFAULT_TIMINGS, ...overrides } : DEFAULT_TIMINGS;
-}
+const timings: RotationTimings = { rdsWaitTimeoutMs: 300_000, loginTimeoutMs: 120_000, pollMinMs: 1000, pollMaxMs: 5000 };
 
 /** A step that stopped the rotation, with what the operator may do next. */
 export class StepFailed extends Error {
@@ -59,9 +47,9 @@ export class StepFailed extends Error {
 }
 
 export interface RunContext {
-  env: AwsEnvironmentConfig;
+  /** The environment, the lock and who acts: issued by lib/operations. */
+  grant: OperationGrant;
   record: RotationRecord;
-  lock: HeldLock;
   /** The new password between generate and store-pending; afterwards it is read back from SSM. */
   password?: string;
   /** Every password this run has held, so no error text can carry one. */
@@ -91,15 +79,14 @@ const ROLLBACK_IMPL: Record<RollbackStepName, StepImpl> = {
   'rollback-remove-pending': removePending,
 };
 
-export const ROTATION_STEP_NAMES = ROTATION_STEPS.map((s) => s.name);
-export const ROLLBACK_STEP_NAMES = ROLLBACK_STEPS.map((s) => s.name);
-
 /** Runs the given steps in order, skipping those already done. Never throws. */
 export async function runSteps(ctx: RunContext, names: readonly (RotationStepName | RollbackStepName)[]): Promise<PhaseOutcome> {
+  assertGrant(ctx.grant);
+  const lock = ctx.grant.lock;
   for (const name of names) {
     const s = step(ctx.record, name);
     if (s.status === 'done' || s.status === 'skipped') continue;
-    if (ctx.lock.lost) return { ok: false, lost: ctx.lock.lost };
+    if (lock.lost) return { ok: false, lost: lock.lost };
     const resumed = s.status === 'running';
     s.status = 'running';
     s.startedAt ??= new Date().toISOString();
@@ -113,7 +100,7 @@ export async function runSteps(ctx: RunContext, names: readonly (RotationStepNam
       s.finishedAt = new Date().toISOString();
       await saveRotation(ctx.record);
     } catch (err) {
-      if (ctx.lock.lost) return { ok: false, lost: ctx.lock.lost };
+      if (lock.lost) return { ok: false, lost: lock.lost };
       const message = err instanceof StepFailed ? err.message : `${s.label} failed: ${scrub(ctx, (err as Error).message ?? String(err))}`;
       s.status = 'failed';
       s.finishedAt = new Date().toISOString();
@@ -135,9 +122,7 @@ function defaultRollbackOffer(record: RotationRecord): boolean {
 }
 
 function scrub(ctx: RunContext, text: string): string {
-  let out = text;
-  for (const s of ctx.secrets) if (s) out = out.split(s).join('****');
-  return out;
+  return redact(text, ctx.secrets);
 }
 
 function remember(ctx: RunContext, ...values: (string | undefined | null)[]): void {
@@ -146,48 +131,49 @@ function remember(ctx: RunContext, ...values: (string | undefined | null)[]): vo
 
 async function readSlots(ctx: RunContext) {
   try {
-    const slots = await readPasswords(ctx.env);
+    const slots = await readPasswordSlots(ctx.grant.env);
     remember(ctx, slots.current?.value, slots.pending?.value);
     return slots;
   } catch (err) {
-    throw new StepFailed(`could not read the passwords from SSM: ${explainAwsError(err, 'GetParameters', ctx.secrets)}`, defaultRollbackOffer(ctx.record));
+    throw new StepFailed(`could not read the passwords from SSM: ${explain(err, 'GetParameters', ctx.secrets)}`, defaultRollbackOffer(ctx.record));
   }
 }
 
 // ---- the rotation's steps ----
 
 async function preflight(ctx: RunContext): Promise<string> {
-  const { env } = ctx;
+  const { env } = ctx.grant;
   let slots;
   try {
     slots = await describePasswordSlots(env);
   } catch (err) {
-    throw new StepFailed(`could not read the password parameters: ${explainAwsError(err, 'DescribeParameters', [])}`, false);
+    throw new StepFailed(`could not read the password parameters: ${explain(err, 'DescribeParameters', [])}`, false);
   }
-  if (!slots.current) throw new StepFailed(`${passwordName(env)} does not exist, so there is no current password to fall back to; create it first`, false);
+  if (!slots.current) throw new StepFailed(`${currentName(env)} does not exist, so there is no current password to fall back to; create it first`, false);
   if (slots.pending) {
     throw new StepFailed(
-      `${pendingName(env)} already exists (version ${slots.pending.version}): an earlier rotation did not finish. Roll it back first, so no password is lost`,
+      `${pendingPasswordName(env)} already exists (version ${slots.pending.version}): an earlier rotation did not finish. Roll it back first, so no password is lost`,
       false,
     );
   }
   let db;
   try {
-    db = await describeDbInstance(env);
+    db = await describeDatabaseInstance(env);
   } catch (err) {
-    throw new StepFailed(`could not read RDS ${env.rdsInstanceId}: ${explainAwsError(err, 'DescribeDBInstances', [])}`, false);
+    throw new StepFailed(`could not read RDS ${env.rdsInstanceId}: ${explain(err, 'DescribeDBInstances', [])}`, false);
   }
-  if (db.status !== 'available') throw new StepFailed(`RDS ${env.rdsInstanceId} is ${db.status}; rotate when it is available`, false);
-  if (db.pending.length > 0) {
-    throw new StepFailed(`RDS ${env.rdsInstanceId} has modifications waiting to be applied (${db.pending.join(', ')}); rotate once they are applied`, false);
+  if (!db) throw new StepFailed(`RDS reports no instance ${env.rdsInstanceId}`, false);
+  if (db.status !== 'available') throw new StepFailed(`RDS ${env.rdsInstanceId} is ${db.status ?? 'in an unknown state'}; rotate when it is available`, false);
+  if (db.pendingModifications.length > 0) {
+    throw new StepFailed(`RDS ${env.rdsInstanceId} has modifications waiting to be applied (${db.pendingModifications.join(', ')}); rotate once they are applied`, false);
   }
   const notes = [`RDS ${env.rdsInstanceId} is available with nothing pending`];
-  if (slots.current.type !== 'SecureString') notes.push(`${passwordName(env)} is a ${slots.current.type}; the new one is stored as a SecureString`);
+  if (slots.current.type !== 'SecureString') notes.push(`${currentName(env)} is a ${slots.current.type}; the new one is stored as a SecureString`);
   // A current password that does not log in is reported, not blocking: rotating is also the repair.
   try {
-    const target = await loginTarget(env);
+    const where = await target(ctx);
     const { current } = await readSlots(ctx);
-    const login = current ? await tryLogin(target, current.value) : { ok: false as const, code: null, message: 'no value' };
+    const login = current ? await tryLogin(ctx, where, current.value) : { ok: false as const, message: 'no value' };
     notes.push(login.ok ? 'the current password logs in' : `the current password does not log in (${login.message}); the rotation will repair that`);
   } catch (err) {
     notes.push(`could not test the current password (${err instanceof StepFailed ? err.message : scrub(ctx, (err as Error).message)})`);
@@ -208,27 +194,27 @@ async function storePendingStep(ctx: RunContext): Promise<string> {
     remember(ctx, ctx.password);
   }
   try {
-    ctx.record.pendingVersion = await storePending(ctx.env, ctx.password);
+    ctx.record.pendingVersion = await writePasswordSlot(ctx.grant.env, 'pending', ctx.password);
   } catch (err) {
-    const reason = explainAwsError(err, 'PutParameter', ctx.secrets);
+    const reason = explain(err, 'PutParameter', ctx.secrets);
     // The database was not touched; leave no half-written slot that would block the next rotation.
-    await deletePending(ctx.env).catch(() => {});
-    throw new StepFailed(`could not store the pending password in ${pendingName(ctx.env)}: ${reason}. RDS was not changed`, false);
+    await deletePendingSlot(ctx.grant.env).catch(() => {});
+    throw new StepFailed(`could not store the pending password in ${pendingPasswordName(ctx.grant.env)}: ${reason}. RDS was not changed`, false);
   }
-  return `stored as ${pendingName(ctx.env)} (SecureString, version ${ctx.record.pendingVersion})`;
+  return `stored as ${pendingPasswordName(ctx.grant.env)} (SecureString, version ${ctx.record.pendingVersion})`;
 }
 
 async function pendingPassword(ctx: RunContext): Promise<string> {
   const { pending } = await readSlots(ctx);
   if (!pending) {
     throw new StepFailed(
-      `${pendingName(ctx.env)} has disappeared; if RDS already took the new password it is lost. Check whether ${passwordName(ctx.env)} still logs in; if not, rotate again`,
+      `${pendingPasswordName(ctx.grant.env)} has disappeared; if RDS already took the new password it is lost. Check whether ${currentName(ctx.grant.env)} still logs in; if not, rotate again`,
       false,
     );
   }
   if (ctx.record.pendingVersion !== null && pending.version !== ctx.record.pendingVersion) {
     throw new StepFailed(
-      `${pendingName(ctx.env)} is at version ${pending.version}, not the version ${ctx.record.pendingVersion} this rotation stored: someone else wrote it. Stopped without changing anything further`,
+      `${pendingPasswordName(ctx.grant.env)} is at version ${pending.version}, not the version ${ctx.record.pendingVersion} this rotation stored: someone else wrote it. Stopped without changing anything further`,
       true,
     );
   }
@@ -240,19 +226,19 @@ async function modifyDb(ctx: RunContext, resumed: boolean): Promise<string> {
   if (resumed) {
     // The crashed attempt may or may not have reached RDS: let any change settle, then look.
     await waitForAvailable(ctx, 'the change of the crashed attempt');
-    if ((await tryLogin(await target(ctx), pending)).ok) return 'RDS already had the new password when the console resumed';
+    if ((await tryLogin(ctx, await target(ctx), pending)).ok) return 'RDS already had the new password when the console resumed';
   }
   try {
-    await setMasterPassword(ctx.env, pending);
+    await setMasterPassword(ctx.grant.env, pending);
   } catch (err) {
-    const reason = explainAwsError(err, 'ModifyDBInstance', ctx.secrets);
+    const reason = explain(err, 'ModifyDBInstance', ctx.secrets);
     if (isDefiniteRefusal(err)) {
-      await deletePending(ctx.env).catch(() => {});
+      await deletePendingSlot(ctx.grant.env).catch(() => {});
       throw new StepFailed(`RDS refused the new password: ${reason}. The database is unchanged and the pending password was removed`, false);
     }
     throw new StepFailed(`RDS did not confirm the change: ${reason}. It may or may not have been applied; roll back to be sure`, true);
   }
-  return `ModifyDBInstance accepted the new master password (ApplyImmediately) on ${ctx.env.rdsInstanceId}`;
+  return `ModifyDBInstance accepted the new master password (ApplyImmediately) on ${ctx.grant.env.rdsInstanceId}`;
 }
 
 /** How long the wait for RDS polls at the shortest interval before it backs off. */
@@ -267,32 +253,62 @@ async function waitForAvailable(ctx: RunContext, what: string): Promise<string> 
   await sleep(delay);
   while (true) {
     try {
-      const db = await describeDbInstance(ctx.env);
-      if (db.status === 'available' && !db.passwordChangePending) {
-        return `RDS ${ctx.env.rdsInstanceId} is available with no pending password change after ${seconds(Date.now() - started)}`;
+      const db = await describeDatabaseInstance(ctx.grant.env);
+      if (!db) throw new Error(`RDS reports no instance ${ctx.grant.env.rdsInstanceId}`);
+      if (db.status === 'available' && !passwordChangePending(db)) {
+        return `RDS ${ctx.grant.env.rdsInstanceId} is available with no pending password change after ${seconds(Date.now() - started)}`;
       }
-      last = `${db.status}${db.passwordChangePending ? ', password change pending' : ''}`;
+      last = `${db.status}${passwordChangePending(db) ? ', password change pending' : ''}`;
     } catch (err) {
-      last = `could not ask: ${explainAwsError(err, 'DescribeDBInstances', ctx.secrets)}`;
+      last = `could not ask: ${explain(err, 'DescribeDBInstances', ctx.secrets)}`;
     }
-    if (Date.now() >= deadline || ctx.lock.lost) break;
+    if (Date.now() >= deadline || ctx.grant.lock.lost) break;
     await sleep(Math.min(delay, Math.max(0, deadline - Date.now())));
     // Backends holding the old password fail from the moment RDS applies the new one until we
     // promote it, so poll briskly while a reset usually completes, and back off only after that.
     if (Date.now() - started > BRISK_POLLING_MS) delay = Math.min(timings.pollMaxMs, delay * 2);
   }
   throw new StepFailed(
-    `RDS ${ctx.env.rdsInstanceId} did not finish applying ${what} within ${seconds(timings.rdsWaitTimeoutMs)} (last seen: ${last})`,
+    `RDS ${ctx.grant.env.rdsInstanceId} did not finish applying ${what} within ${seconds(timings.rdsWaitTimeoutMs)} (last seen: ${last})`,
     ctx.record.state === 'rolling-back' || defaultRollbackOffer(ctx.record),
   );
 }
 
-async function target(ctx: RunContext) {
+/** Where the backends log in (lib/db's one rule), read afresh from SSM. */
+async function target(ctx: RunContext): Promise<DatabaseTarget> {
+  const { env } = ctx.grant;
+  let params;
   try {
-    return await loginTarget(ctx.env);
+    params = (await readLinkboxParameters(env)).parameters;
   } catch (err) {
-    throw new StepFailed(`could not find where to log in: ${explainAwsError(err, 'GetParameters', ctx.secrets)}`, defaultRollbackOffer(ctx.record));
+    throw new StepFailed(`could not find where to log in: ${explain(err, 'GetParameters', ctx.secrets)}`, defaultRollbackOffer(ctx.record));
   }
+  const where = loginTargetFor(env, { user: params['db-username']?.value, database: params['db-name']?.value, endpoint: params['db-endpoint']?.value });
+  if (!where.ok) throw new StepFailed(`SSM is missing ${where.missing.join(', ')} under ${env.parameterPrefix}`, defaultRollbackOffer(ctx.record));
+  return where.target;
+}
+
+/** One login attempt; its error text is scrubbed of every password this run has held. */
+async function tryLogin(ctx: RunContext, where: DatabaseTarget, password: string): Promise<{ ok: true } | { ok: false; message: string }> {
+  const result = await loginToDatabase(where, password);
+  return result.ok ? { ok: true } : { ok: false, message: scrub(ctx, result.error?.message ?? 'login failed') };
+}
+
+/** An operator-readable reason for a failed AWS call, never containing the given secrets. */
+function explain(err: unknown, action: string, secrets: string[]): string {
+  return describeAwsError(err, { action, redact: secrets }).message;
+}
+
+function currentName(env: OperationGrant['env']): string {
+  return parameterName(env, 'db-password');
+}
+
+/** RDS answered and refused, so the instance is certainly unchanged (unlike a timeout, which may have landed). */
+function isDefiniteRefusal(err: unknown): boolean {
+  const name = (err as { name?: string }).name ?? '';
+  const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  if (/Throttl|RequestLimitExceeded/.test(name)) return false;
+  return status !== undefined && status >= 400 && status < 500;
 }
 
 async function testLogin(ctx: RunContext, which: 'pending' | 'current'): Promise<string> {
@@ -300,7 +316,7 @@ async function testLogin(ctx: RunContext, which: 'pending' | 'current'): Promise
   if (which === 'pending') password = await pendingPassword(ctx);
   else {
     const { current } = await readSlots(ctx);
-    if (!current) throw new StepFailed(`${passwordName(ctx.env)} has disappeared from SSM`, true);
+    if (!current) throw new StepFailed(`${currentName(ctx.grant.env)} has disappeared from SSM`, true);
     password = current.value;
   }
   const where = await target(ctx);
@@ -310,9 +326,9 @@ async function testLogin(ctx: RunContext, which: 'pending' | 'current'): Promise
   let attempts = 0;
   while (true) {
     attempts++;
-    const login = await tryLogin(where, password);
+    const login = await tryLogin(ctx, where, password);
     if (login.ok) return `logged in as ${where.user} to ${where.database} on attempt ${attempts} (${seconds(Date.now() - started)})`;
-    if (Date.now() >= deadline || ctx.lock.lost) {
+    if (Date.now() >= deadline || ctx.grant.lock.lost) {
       throw new StepFailed(
         `the ${which} password does not log in after ${attempts} attempts over ${seconds(Date.now() - started)}: ${scrub(ctx, login.message)}`,
         true,
@@ -326,41 +342,41 @@ async function testLogin(ctx: RunContext, which: 'pending' | 'current'): Promise
 async function promote(ctx: RunContext): Promise<string> {
   const { current, pending } = await readSlots(ctx);
   if (!pending) {
-    throw new StepFailed(`${pendingName(ctx.env)} disappeared before it was promoted; check which password RDS has before doing anything else`, false);
+    throw new StepFailed(`${pendingPasswordName(ctx.grant.env)} disappeared before it was promoted; check which password RDS has before doing anything else`, false);
   }
   // Redoing a promotion that landed before a crash would only add a needless version.
-  if (current && current.value === pending.value) return `already promoted: ${passwordName(ctx.env)} is version ${current.version}`;
+  if (current && current.value === pending.value) return `already promoted: ${currentName(ctx.grant.env)} is version ${current.version}`;
   let version: number;
   try {
-    version = await promotePassword(ctx.env, pending.value);
+    version = await writePasswordSlot(ctx.grant.env, 'current', pending.value);
   } catch (err) {
-    throw new StepFailed(`could not write ${passwordName(ctx.env)}: ${explainAwsError(err, 'PutParameter', ctx.secrets)}`, true);
+    throw new StepFailed(`could not write ${currentName(ctx.grant.env)}: ${explain(err, 'PutParameter', ctx.secrets)}`, true);
   }
   ctx.record.rollbackOffered = false;
-  return `${passwordName(ctx.env)} is now version ${version}`;
+  return `${currentName(ctx.grant.env)} is now version ${version}`;
 }
 
 async function removePending(ctx: RunContext): Promise<string> {
   try {
-    const result = await deletePending(ctx.env);
-    return result === 'deleted' ? `deleted ${pendingName(ctx.env)}` : `${pendingName(ctx.env)} was already gone`;
+    const result = await deletePendingSlot(ctx.grant.env);
+    return result === 'deleted' ? `deleted ${pendingPasswordName(ctx.grant.env)}` : `${pendingPasswordName(ctx.grant.env)} was already gone`;
   } catch (err) {
-    throw new StepFailed(`could not delete ${pendingName(ctx.env)}: ${explainAwsError(err, 'DeleteParameter', ctx.secrets)}`, ctx.record.state === 'rolling-back');
+    throw new StepFailed(`could not delete ${pendingPasswordName(ctx.grant.env)}: ${explain(err, 'DeleteParameter', ctx.secrets)}`, ctx.record.state === 'rolling-back');
   }
 }
 
 async function restart(ctx: RunContext): Promise<string> {
   const redeployId = randomUUID();
-  await createRedeployRecord({
+  await insertRedeploy({
     id: redeployId,
-    environment: ctx.env.name,
+    environment: ctx.grant.env.name,
     by: ctx.record.startedBy,
     role: ctx.record.role,
     reason: `rotation ${ctx.record.id}`,
     imageTag: null,
   });
   const started = Date.now();
-  const result = await runRollout(ctx.env, { redeployId, shouldStop: () => ctx.lock.lost });
+  const result = await runRollout(ctx.grant.env, { redeployId, shouldStop: () => ctx.grant.lock.lost });
   if (!result.ok) {
     throw new StepFailed(
       `the new password is in place in SSM and RDS, but the ${result.error}. Fix that instance, then use "Restart containers" to finish`,
@@ -378,16 +394,16 @@ async function restart(ctx: RunContext): Promise<string> {
 
 async function rollbackModifyDb(ctx: RunContext): Promise<string> {
   const { current } = await readSlots(ctx);
-  if (!current) throw new StepFailed(`${passwordName(ctx.env)} does not exist, so there is nothing to roll back to`, true);
+  if (!current) throw new StepFailed(`${currentName(ctx.grant.env)} does not exist, so there is nothing to roll back to`, true);
   // RDS may still be applying the pending password; setting it back now would be refused.
   await waitForAvailable(ctx, 'the earlier change');
-  if ((await tryLogin(await target(ctx), current.value)).ok) return `RDS already accepts the current password (${passwordName(ctx.env)} version ${current.version})`;
+  if ((await tryLogin(ctx, await target(ctx), current.value)).ok) return `RDS already accepts the current password (${currentName(ctx.grant.env)} version ${current.version})`;
   try {
-    await setMasterPassword(ctx.env, current.value);
+    await setMasterPassword(ctx.grant.env, current.value);
   } catch (err) {
-    throw new StepFailed(`RDS did not take the current password back: ${explainAwsError(err, 'ModifyDBInstance', ctx.secrets)}`, true);
+    throw new StepFailed(`RDS did not take the current password back: ${explain(err, 'ModifyDBInstance', ctx.secrets)}`, true);
   }
-  return `ModifyDBInstance accepted the current password (${passwordName(ctx.env)} version ${current.version})`;
+  return `ModifyDBInstance accepted the current password (${currentName(ctx.grant.env)} version ${current.version})`;
 }
 
 /** Milliseconds each finished step took, for the audit entry. */
@@ -399,41 +415,39 @@ export function stepTimings(record: RotationRecord): Record<string, number> {
   return out;
 }
 
-/** Closes a run: final state, audit entry (never a secret), lock released. */
+/** Closes a run: final state, audit entry in the name of whoever started it (never a secret), lock released. */
 export async function finishRun(ctx: RunContext, outcome: PhaseOutcome, kind: 'rotation' | 'rollback'): Promise<void> {
-  const { record, env } = ctx;
+  const { record, grant } = ctx;
+  if ('lost' in outcome) {
+    // Another console took the work over; it owns the record and the lock now.
+    console.error(`rotation ${record.id}: stopped here because ${outcome.lost}`);
+    await grant.lock.release().catch(() => {});
+    return;
+  }
+  record.finishedAt = new Date().toISOString();
+  if (outcome.ok) {
+    record.state = kind === 'rotation' ? 'completed' : 'rolled-back';
+    record.rollbackOffered = false;
+    record.error = null;
+  } else {
+    record.state = 'failed';
+    record.error = outcome.error;
+  }
   try {
-    if ('lost' in outcome) {
-      // Another console took the work over; it owns the record now.
-      console.error(`rotation ${record.id}: stopped here because ${outcome.lost}`);
-      return;
-    }
-    record.finishedAt = new Date().toISOString();
-    if (outcome.ok) {
-      record.state = kind === 'rotation' ? 'completed' : 'rolled-back';
-      record.rollbackOffered = false;
-      record.error = null;
-    } else {
-      record.state = 'failed';
-      record.error = outcome.error;
-    }
     await saveRotation(record);
+  } finally {
     const promoted = step(record, 'promote').detail;
-    await recordAuditSafely({
-      actor: record.startedBy,
-      role: record.role,
+    await finishOperation(grant, {
       action: kind === 'rotation' ? 'rotation' : 'rotation.rollback',
-      environment: env.name,
       outcome: outcome.ok ? 'success' : 'failure',
       detail: outcome.ok
         ? kind === 'rotation'
           ? `rotation ${record.id} complete: ${promoted ?? 'password promoted'}; containers restarted`
-          : `rotation ${record.id} rolled back: RDS uses ${passwordName(env)} again`
+          : `rotation ${record.id} rolled back: RDS uses ${currentName(grant.env)} again`
         : `rotation ${record.id}: ${outcome.error}`,
       stepTimings: stepTimings(record),
+      onBehalfOf: { actor: record.startedBy, role: record.role },
     });
-  } finally {
-    await ctx.lock.release().catch((err) => console.error(`rotation ${record.id}: releasing the lock failed: ${(err as Error).message}`));
   }
 }
 
@@ -441,6 +455,3 @@ function seconds(ms: number): string {
   return `${Math.round(ms / 100) / 10} s`;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

@@ -1,7 +1,8 @@
 import 'server-only';
-import { assertRole, type Caller } from '@/lib/auth/caller';
+import { assertRole, type Caller } from '@/lib/roles';
 import { dependencyOrder } from '@/lib/checks/run';
-import { checkOfStep, isCheckId, openStepSession, RUNBOOK_ONLY_STEPS, runbookForStep, runbooksFor, type RunOptions } from './index';
+import { getEnvironment } from '@/lib/config/load';
+import { checkOfStep, isCheckId, RUNBOOK_ONLY_STEPS, runbookForStep, runbooksFor, StepSession, type RunOptions } from './index';
 import type { Diagnosis, RunbookId, StepDefinition, StepId, StepResult } from './types';
 
 // One call runs every runbook of an environment and names the root cause: the first failing step in
@@ -41,8 +42,7 @@ export function diagnoseFrom(environment: string, kind: 'aws' | 'local', checked
 /** Diagnoses an environment for anyone who may read it (viewer and up). */
 export async function diagnoseEnvironment(caller: Caller | null, environment: string, opts: RunOptions = {}): Promise<Diagnosis> {
   assertRole(caller, 'viewer');
-  const session = await openStepSession(caller, environment, opts);
-  const kind = session.env.kind;
+  const kind = getEnvironment(environment).kind;
   const steps = new Map<StepId, { def: StepDefinition; runbooks: RunbookId[] }>();
   for (const runbook of runbooksFor(kind)) {
     for (const def of runbook.steps) {
@@ -51,6 +51,10 @@ export async function diagnoseEnvironment(caller: Caller | null, environment: st
       else steps.set(def.id, { def, runbooks: [runbook.id] });
     }
   }
-  const results = await Promise.all([...steps.values()].map(async ({ def, runbooks }) => ({ ...(await session.result(def)), runbooks })));
-  return diagnoseFrom(session.env.name, kind, session.status.checkedAt, results);
+  const session = StepSession.open(caller, environment, [...steps.values()].map((s) => s.def), opts);
+  const [results, status] = await Promise.all([
+    Promise.all([...steps.values()].map(async ({ def, runbooks }) => ({ ...(await session.result(def)), runbooks }))),
+    session.status(),
+  ]);
+  return diagnoseFrom(environment, kind, status.checkedAt, results);
 }

@@ -1,29 +1,25 @@
 import 'server-only';
-import { cached } from '@/lib/aws/cache';
-import { assertRole, type Caller } from '@/lib/auth/caller';
-import { createAwsContext, createLocalContext, type AwsCheckContext, type LocalCheckContext } from '@/lib/checks/context';
+import type { AwsCheckContext, CheckContext, LocalCheckContext } from '@/lib/checks/context';
+import { runChecks, type CheckDefinition, type CheckRun } from '@/lib/checks/run';
 import { CHECK_IDS, type CheckId, type CheckResult, type EnvironmentStatus } from '@/lib/checks/types';
-import { getConfig, getEnvironment } from '@/lib/config/load';
-import type { AwsEnvironmentConfig, EnvironmentConfig } from '@/lib/config/schema';
-import { getEnvironmentStatus } from '@/lib/status';
+import { getEnvironment } from '@/lib/config/load';
+import type { EnvironmentConfig } from '@/lib/config/schema';
+import { assertRole, type Caller } from '@/lib/roles';
+import { openStatusRun, type StatusRun } from '@/lib/status';
 import { authenticationFailed } from './authentication-failed';
 import { containerUnhealthy } from './container-unhealthy';
 import { couldNotConnect } from './could-not-connect';
 import { localConnectionRefused } from './local-connection-refused';
-import {
-  backendAgentOnlineStep,
-  backendRestartCountStep,
-  backendRolePermissionsStep,
-  backendTcpStep,
-} from './steps/backend';
-import { runWithinBudget, type StepOutcome, type StepRunner } from './steps/context';
-import { localComposeDbStep, localEnvOverrideStep, localListeningStep, localUrlFormatStep } from './steps/local';
+import { BACKEND_STEPS } from './steps/backend';
+import { LOCAL_STEPS } from './steps/local';
 import { rotationPendingStep } from './steps/rotation';
 import { RUNBOOK_IDS, type RunbookDefinition, type RunbookId, type RunbookOnlyStepId, type RunbookRun, type StepDefinition, type StepId, type StepResult } from './types';
 
 // Runs the seed's checklists against an environment. Steps that are status checks come from the
-// status engine (same cache, same verdicts); runbook-only steps run here, each within the check
-// budget. Every entry point checks the caller's role itself.
+// status run (same cache, same verdicts); runbook-only steps run with the same runner, on the same
+// readers, right beside it. Every entry point checks the caller's role itself. To add a runbook
+// step: its definition in steps/, its id in types.ts, its place in RUNBOOK_ONLY_STEPS below, and
+// its line in the runbooks that use it.
 
 export const RUNBOOKS: Record<RunbookId, RunbookDefinition> = {
   'local-connection-refused': localConnectionRefused,
@@ -42,24 +38,24 @@ export class UnknownRunbookError extends Error {
   }
 }
 
-type RunbookOnlyStep =
-  | { kind: 'aws'; check: CheckId; placement: 'after'; run: StepRunner<AwsCheckContext> }
-  | { kind: 'local'; check: CheckId; placement: 'before'; run: StepRunner<LocalCheckContext> };
+type RunbookStepDefinition = CheckDefinition<AwsCheckContext, RunbookOnlyStepId> | CheckDefinition<LocalCheckContext, RunbookOnlyStepId>;
+
+export const RUNBOOK_STEP_DEFINITIONS = new Map<RunbookOnlyStepId, RunbookStepDefinition>([...BACKEND_STEPS, rotationPendingStep, ...LOCAL_STEPS].map((d) => [d.id, d]));
 
 /**
  * Each runbook-only step and the check its failure is reported as in a diagnosis. Local steps sit
  * before local.database-url (they say why it fails); the backend steps after the check they refine.
  */
-export const RUNBOOK_ONLY_STEPS: Record<RunbookOnlyStepId, RunbookOnlyStep> = {
-  'local.url-format': { kind: 'local', check: 'local.database-url', placement: 'before', run: localUrlFormatStep },
-  'local.env-override': { kind: 'local', check: 'local.database-url', placement: 'before', run: localEnvOverrideStep },
-  'local.listening': { kind: 'local', check: 'local.database-url', placement: 'before', run: localListeningStep },
-  'local.compose-db': { kind: 'local', check: 'local.database-url', placement: 'before', run: localComposeDbStep },
-  'backend.tcp': { kind: 'aws', check: 'net.tcp', placement: 'after', run: backendTcpStep },
-  'backend.role-permissions': { kind: 'aws', check: 'ssm.parameters', placement: 'after', run: backendRolePermissionsStep },
-  'backend.agent-online': { kind: 'aws', check: 'containers.running', placement: 'after', run: backendAgentOnlineStep },
-  'backend.restart-count': { kind: 'aws', check: 'containers.running', placement: 'after', run: backendRestartCountStep },
-  'rotation.pending': { kind: 'aws', check: 'db.login', placement: 'after', run: rotationPendingStep },
+export const RUNBOOK_ONLY_STEPS: Record<RunbookOnlyStepId, { check: CheckId; placement: 'before' | 'after' }> = {
+  'local.url-format': { check: 'local.database-url', placement: 'before' },
+  'local.env-override': { check: 'local.database-url', placement: 'before' },
+  'local.listening': { check: 'local.database-url', placement: 'before' },
+  'local.compose-db': { check: 'local.database-url', placement: 'before' },
+  'backend.tcp': { check: 'net.tcp', placement: 'after' },
+  'backend.role-permissions': { check: 'ssm.parameters', placement: 'after' },
+  'backend.agent-online': { check: 'containers.running', placement: 'after' },
+  'backend.restart-count': { check: 'containers.running', placement: 'after' },
+  'rotation.pending': { check: 'db.login', placement: 'after' },
 };
 
 export function isCheckId(id: string): id is CheckId {
@@ -85,95 +81,45 @@ export interface RunOptions {
   fresh?: boolean;
 }
 
-/** One run's shared state: the status, the readers, and each runbook-only step run at most once. */
+/** One run of some runbooks' steps: the status run they reuse, and the runbook-only steps beside it. */
 export class StepSession {
-  private readonly runs = new Map<RunbookOnlyStepId, Promise<StepOutcome & { durationMs: number }>>();
-  private readonly reads: AwsCheckContext | LocalCheckContext;
-
-  constructor(
+  private constructor(
     readonly env: EnvironmentConfig,
-    readonly status: EnvironmentStatus,
-    private readonly fresh: boolean,
-  ) {
-    const config = getConfig();
-    this.reads =
-      env.kind === 'aws'
-        ? sharedAwsReads(env, config.checkTimeoutMs, fresh, config.cacheTtlSeconds * 1000)
-        : createLocalContext(env, config.checkTimeoutMs, fresh);
+    readonly statusRun: StatusRun,
+    private readonly steps: CheckRun<RunbookOnlyStepId>,
+  ) {}
+
+  /** Starts the runbook-only steps among `needed` at once, next to the environment's status run. */
+  static open(caller: Caller | null, environment: string, needed: readonly StepDefinition[], opts: RunOptions = {}): StepSession {
+    assertRole(caller, 'viewer');
+    const env = getEnvironment(environment);
+    const own = new Set(needed.map((s) => s.id).filter((id): id is RunbookOnlyStepId => !isCheckId(id)));
+    const statusRun = openStatusRun(caller, environment, { fresh: opts.fresh, probeBackendTcp: own.has('backend.tcp') });
+    const definitions = [...own].map((id) => RUNBOOK_STEP_DEFINITIONS.get(id)!) as CheckDefinition<CheckContext, RunbookOnlyStepId>[];
+    const steps = runChecks(definitions, statusRun.ctx, { dependencies: () => [] });
+    return new StepSession(env, statusRun, steps);
+  }
+
+  status(): Promise<EnvironmentStatus> {
+    return this.statusRun.status;
   }
 
   async result(step: StepDefinition): Promise<StepResult> {
-    if (isCheckId(step.id)) return fromCheck(step, this.status.checks.find((c) => c.id === step.id));
-    const id = step.id;
-    const def = RUNBOOK_ONLY_STEPS[id];
-    let running = this.runs.get(id);
-    if (!running) {
-      running = this.start(def);
-      this.runs.set(id, running);
+    const base = { title: step.title, meaning: step.meaning };
+    if (isCheckId(step.id)) {
+      const check = await this.statusRun.results.get(step.id);
+      return { ...base, ...fromCheck(step.id, check), check: step.id, isStatusCheck: true };
     }
-    const outcome = await running;
-    return { id, title: step.title, check: def.check, isStatusCheck: false, meaning: step.meaning, ...outcome };
-  }
-
-  private start(def: RunbookOnlyStep): Promise<StepOutcome & { durationMs: number }> {
-    const config = getConfig();
-    const base = { fresh: this.fresh, ttlMs: config.cacheTtlSeconds * 1000, budgetMs: config.checkTimeoutMs };
-    if (def.kind === 'aws' && this.reads.kind === 'aws') return runWithinBudget(def.run, { ...base, env: this.reads.env, reads: this.reads });
-    if (def.kind === 'local' && this.reads.kind === 'local') return runWithinBudget(def.run, { ...base, env: this.reads.env, reads: this.reads });
-    return Promise.resolve({ status: 'skip', summary: `Not a step for a ${this.env.kind} environment`, evidence: {}, durationMs: 0 });
+    const running = this.steps.results.get(step.id);
+    const outcome: CheckResult<RunbookOnlyStepId> = running
+      ? await running
+      : { id: step.id, status: 'skip', summary: `Not a step for a ${this.env.kind} environment`, evidence: {} };
+    return { ...base, ...outcome, check: RUNBOOK_ONLY_STEPS[step.id].check, isStatusCheck: false };
   }
 }
 
-/**
- * The status engine's readers, with the plain Describe/Get reads kept in the shared cache for the
- * TTL, so a diagnosis opened again within it repeats no AWS call. Assigned onto the context itself
- * because its container reader calls `backendInstances()` through it.
- */
-function sharedAwsReads(env: AwsEnvironmentConfig, budgetMs: number, fresh: boolean, ttlMs: number): AwsCheckContext {
-  const reads = createAwsContext(env, budgetMs, fresh);
-  const share = <T>(what: string, load: () => Promise<T>) => {
-    let value: Promise<T> | undefined;
-    return () => (value ??= cached(`runbooks:${env.name}:${what}`, ttlMs, load, { fresh }).then((c) => c.value));
-  };
-  reads.parameters = share('parameters', reads.parameters);
-  reads.dbInstance = share('db-instance', reads.dbInstance);
-  reads.backendInstances = share('backend-instances', reads.backendInstances);
-  return reads;
-}
-
-function fromCheck(step: StepDefinition, check: CheckResult | undefined): StepResult {
-  const id = step.id as CheckId;
-  if (!check) {
-    return {
-      id,
-      title: step.title,
-      check: id,
-      isStatusCheck: true,
-      meaning: step.meaning,
-      status: 'error',
-      summary: 'Could not check: the status engine gave no result for this check',
-      evidence: {},
-    };
-  }
-  return {
-    id,
-    title: step.title,
-    check: id,
-    isStatusCheck: true,
-    meaning: step.meaning,
-    status: check.status,
-    summary: check.summary,
-    evidence: check.evidence,
-    fix: check.fix,
-    durationMs: check.durationMs,
-  };
-}
-
-export async function openStepSession(caller: Caller | null, environment: string, opts: RunOptions = {}): Promise<StepSession> {
-  assertRole(caller, 'viewer');
-  const env = getEnvironment(environment);
-  const status = await getEnvironmentStatus(caller, environment, { fresh: opts.fresh });
-  return new StepSession(env, status, opts.fresh ?? false);
+function fromCheck(id: CheckId, check: CheckResult | undefined): CheckResult {
+  return check ?? { id, status: 'error', summary: 'Could not check: the status engine gave no result for this check', evidence: {} };
 }
 
 /** Looks a runbook up for an environment; unknown, or made for the other kind of environment, is an error (404). */
@@ -184,14 +130,14 @@ export function runbookDefinition(environment: EnvironmentConfig, id: string): R
 }
 
 export async function runRunbookIn(session: StepSession, def: RunbookDefinition): Promise<RunbookRun> {
-  const steps = await Promise.all(def.steps.map((s) => session.result(s)));
+  const [steps, status] = await Promise.all([Promise.all(def.steps.map((s) => session.result(s))), session.status()]);
   return {
     environment: session.env.name,
     runbook: def.id,
     title: def.title,
     symptom: def.symptom,
     firstFailingStep: steps.find((s) => s.status === 'fail')?.id ?? null,
-    checkedAt: session.status.checkedAt,
+    checkedAt: status.checkedAt,
     steps,
   };
 }
@@ -200,8 +146,7 @@ export async function runRunbookIn(session: StepSession, def: RunbookDefinition)
 export async function runRunbook(caller: Caller | null, environment: string, runbook: string, opts: RunOptions = {}): Promise<RunbookRun> {
   assertRole(caller, 'viewer');
   const def = runbookDefinition(getEnvironment(environment), runbook);
-  const session = await openStepSession(caller, environment, opts);
-  return runRunbookIn(session, def);
+  return runRunbookIn(StepSession.open(caller, environment, def.steps, opts), def);
 }
 
 /** Runs several runbooks sharing one status and one run of each runbook-only step (triage). */
@@ -209,7 +154,7 @@ export async function runRunbooks(caller: Caller | null, environment: string, ru
   assertRole(caller, 'viewer');
   const env = getEnvironment(environment);
   const defs = runbooks.map((id) => runbookDefinition(env, id));
-  const session = await openStepSession(caller, environment, opts);
+  const session = StepSession.open(caller, environment, defs.flatMap((d) => d.steps), opts);
   return Promise.all(defs.map((d) => runRunbookIn(session, d)));
 }
 

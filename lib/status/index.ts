@@ -1,29 +1,50 @@
 import 'server-only';
-import { cached } from '@/lib/aws/cache';
-import { assertRole, type Caller } from '@/lib/auth/caller';
+import { cached, peekCache } from '@/lib/aws/cache';
 import { ALL_CHECKS } from '@/lib/checks/registry';
-import { createAwsContext, createLocalContext } from '@/lib/checks/context';
-import { overallOf, rootCauseOf, runChecks } from '@/lib/checks/run';
-import type { EnvironmentStatus } from '@/lib/checks/types';
+import { createAwsContext, createLocalContext, type CheckContext, type RunSettings } from '@/lib/checks/context';
+import { checkDependencies, overallOf, rootCauseOf, runChecks } from '@/lib/checks/run';
+import type { CheckResult, EnvironmentStatus, PasswordFacts } from '@/lib/checks/types';
 import { getConfig, getEnvironment } from '@/lib/config/load';
 import type { EnvironmentConfig } from '@/lib/config/schema';
+import { processWide } from '@/lib/process-wide';
+import { assertRole, type Caller } from '@/lib/roles';
 
-// The status of an environment, as every page, the JSON API and the runbooks read it: checked
-// for the caller's role, cached for the config's TTL, shared by concurrent callers.
+// The status of an environment, as every page, the JSON API and the runbooks read it: checked for
+// the caller's role, cached for the config's TTL, and computed at most once at a time per
+// environment. While it is computed, each check's result is available as it settles, and a
+// diagnosis runs its steps on the same readers (openStatusRun).
 
 export interface StatusOptions {
-  /** Bypass the cache (a refresh button, `?fresh=1`); still shares a fetch already in flight. */
+  /** Bypass the cache (a refresh button, `?fresh=1`); still joins a status already being computed. */
   fresh?: boolean;
+}
+
+/** A status being computed, or one computed earlier: each check as it settles, and the whole. */
+export interface StatusRun {
+  environment: EnvironmentConfig;
+  /** The readers the checks used; a diagnosis's steps read through them too. */
+  ctx: CheckContext;
+  results: ReadonlyMap<string, Promise<CheckResult>>;
+  status: Promise<EnvironmentStatus>;
 }
 
 export async function getEnvironmentStatus(caller: Caller | null, name: string, opts: StatusOptions = {}): Promise<EnvironmentStatus> {
   assertRole(caller, 'viewer');
-  return statusOf(getEnvironment(name), opts);
+  return statusRun(getEnvironment(name), opts).status;
 }
 
 export async function listEnvironmentStatuses(caller: Caller | null, opts: StatusOptions = {}): Promise<EnvironmentStatus[]> {
   assertRole(caller, 'viewer');
-  return Promise.all(getConfig().environments.map((env) => statusOf(env, opts)));
+  return Promise.all(getConfig().environments.map((env) => statusRun(env, opts).status));
+}
+
+/**
+ * The environment's status run, for a diagnosis: joins one being computed, or starts one (with
+ * `probeBackendTcp`, its container read also tests TCP from each backend, in the same command).
+ */
+export function openStatusRun(caller: Caller | null, name: string, opts: StatusOptions & { probeBackendTcp?: boolean } = {}): StatusRun {
+  assertRole(caller, 'viewer');
+  return statusRun(getEnvironment(name), opts);
 }
 
 /** Thrown out of a load whose every check errored, so the cache can serve an older status instead. */
@@ -33,35 +54,70 @@ class NothingCouldBeChecked extends Error {
   }
 }
 
-async function statusOf(env: EnvironmentConfig, opts: StatusOptions): Promise<EnvironmentStatus> {
+const computing = processWide('status.computing', () => new Map<string, StatusRun>());
+
+function statusRun(env: EnvironmentConfig, opts: StatusOptions & { probeBackendTcp?: boolean }): StatusRun {
   const config = getConfig();
-  const ttlMs = config.cacheTtlSeconds * 1000;
   // The key carries the environment's settings so an edited config never serves the old one's status.
   const key = `status:${env.name}:${JSON.stringify(env)}:${config.checkTimeoutMs}`;
-  try {
-    const { value, fetchedAt, stale, staleReason } = await cached(
-      key,
-      ttlMs,
-      async () => {
-        const status = await computeStatus(env, config.checkTimeoutMs, opts.fresh ?? false);
-        if (status.overall === 'unknown') throw new NothingCouldBeChecked(status);
-        return status;
-      },
-      { fresh: opts.fresh, staleOnError: true },
-    );
-    if (stale) return { ...value, checkedAt: new Date(fetchedAt).toISOString(), stale: true, staleReason: `refresh failed: ${staleReason}` };
-    return value;
-  } catch (err) {
-    if (err instanceof NothingCouldBeChecked) return err.status;
-    throw err;
-  }
+  const settings: RunSettings = {
+    budgetMs: config.checkTimeoutMs,
+    ttlMs: config.cacheTtlSeconds * 1000,
+    fresh: opts.fresh ?? false,
+    probeBackendTcp: opts.probeBackendTcp,
+  };
+  const inFlight = computing.get(key);
+  if (inFlight) return inFlight;
+  const done = opts.fresh ? undefined : peekCache<EnvironmentStatus>(key);
+  if (done) return settledRun(env, contextFor(env, { ...settings, fresh: false }), done.value);
+
+  const ctx = contextFor(env, settings);
+  const checks = runChecks(ALL_CHECKS, ctx, { dependencies: checkDependencies });
+  const checkedAt = new Date().toISOString();
+  const status = cached(
+    key,
+    settings.ttlMs,
+    async () => {
+      const computed = statusOf(env, checkedAt, await checks.all, await passwordFacts(ctx));
+      if (computed.overall === 'unknown') throw new NothingCouldBeChecked(computed);
+      return computed;
+    },
+    { fresh: true, staleOnError: true },
+  )
+    .then(({ value, fetchedAt, stale, staleReason }) =>
+      stale ? { ...value, checkedAt: new Date(fetchedAt).toISOString(), stale: true, staleReason: `refresh failed: ${staleReason}` } : value,
+    )
+    .catch((err: unknown) => {
+      if (err instanceof NothingCouldBeChecked) return err.status;
+      throw err;
+    })
+    .finally(() => {
+      if (computing.get(key) === run) computing.delete(key);
+    });
+  const run: StatusRun = { environment: env, ctx, results: checks.results, status };
+  computing.set(key, run);
+  return run;
 }
 
-async function computeStatus(env: EnvironmentConfig, budgetMs: number, fresh: boolean): Promise<EnvironmentStatus> {
-  const checkedAt = new Date().toISOString();
-  const checks =
-    env.kind === 'aws'
-      ? await runChecks(ALL_CHECKS, createAwsContext(env, budgetMs, fresh))
-      : await runChecks(ALL_CHECKS, createLocalContext(env, budgetMs, fresh));
-  return { environment: env.name, kind: env.kind, overall: overallOf(checks), rootCause: rootCauseOf(checks), checkedAt, stale: false, checks };
+function contextFor(env: EnvironmentConfig, settings: RunSettings): CheckContext {
+  return env.kind === 'aws' ? createAwsContext(env, settings) : createLocalContext(env, settings);
+}
+
+function settledRun(env: EnvironmentConfig, ctx: CheckContext, status: EnvironmentStatus): StatusRun {
+  return { environment: env, ctx, results: new Map(status.checks.map((c) => [c.id, Promise.resolve(c)])), status: Promise.resolve(status) };
+}
+
+function statusOf(env: EnvironmentConfig, checkedAt: string, checks: CheckResult[], password: PasswordFacts | null): EnvironmentStatus {
+  return { environment: env.name, kind: env.kind, overall: overallOf(checks), rootCause: rootCauseOf(checks), checkedAt, stale: false, checks, password };
+}
+
+/** From the parameters the SSM checks already read: no extra call. */
+async function passwordFacts(ctx: CheckContext): Promise<PasswordFacts | null> {
+  if (ctx.kind !== 'aws') return null;
+  try {
+    const p = (await ctx.parameters()).parameters['db-password'];
+    return p ? { type: p.type, version: p.version, lastModified: p.lastModifiedDate } : null;
+  } catch {
+    return null;
+  }
 }

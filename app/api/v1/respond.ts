@@ -1,5 +1,5 @@
 import 'server-only';
-import { AuthorizationError } from '@/lib/auth/caller';
+import { AuthorizationError } from '@/lib/roles';
 import type { EnvironmentStatus } from '@/lib/checks/types';
 import { ConfigError, UnknownEnvironmentError } from '@/lib/config/load';
 

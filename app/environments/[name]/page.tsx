@@ -1,38 +1,29 @@
 import type { Metadata } from 'next';
-import { notFound } from 'next/navigation';
 import { EnvironmentActions } from '@/components/environment/environment-actions';
-import { describePassword, passwordFacts } from '@/components/environment/password-summary';
+import { describePassword } from '@/components/environment/password-summary';
 import { CheckSection, groupBySection } from '@/components/status/check-list';
 import { checkTitle } from '@/components/status/check-names';
 import { AutoRefresh } from '@/components/status/auto-refresh';
 import { CheckedAt } from '@/components/status/checked-at';
 import { OverallStatusBadge } from '@/components/status/status-badge';
-import { requireCaller } from '@/lib/auth/session';
-import { UnknownEnvironmentError, getConfig } from '@/lib/config/load';
+import { getConfig } from '@/lib/config/load';
+import { environmentOrNotFound, environmentTitle, pageSession } from '@/lib/pages';
 import { getEnvironmentStatus } from '@/lib/status';
 import { Breadcrumb } from '@/components/layout/breadcrumb';
-import { ENVIRONMENT_NAME_PATTERN } from '@/lib/config/schema';
 
 const REFRESH_SECONDS = 10;
 type Params = Promise<{ name: string }>;
 
 export async function generateMetadata({ params }: { params: Params }): Promise<Metadata> {
   const { name } = await params;
-  return { title: ENVIRONMENT_NAME_PATTERN.test(name) ? name : 'Environment' };
+  return { title: environmentTitle(name, (n) => n, 'Environment') };
 }
 
 export default async function EnvironmentPage({ params }: { params: Params }) {
   const { name } = await params;
-  const caller = await requireCaller(`/environments/${encodeURIComponent(name)}`);
-  if (!ENVIRONMENT_NAME_PATTERN.test(name)) notFound();
-
-  let status;
-  try {
-    status = await getEnvironmentStatus(caller, name);
-  } catch (err) {
-    if (err instanceof UnknownEnvironmentError) notFound();
-    throw err;
-  }
+  const { caller } = await pageSession(`/environments/${encodeURIComponent(name)}`);
+  const env = environmentOrNotFound(name);
+  const status = await getEnvironmentStatus(caller, env.name);
   const ttl = getConfig().cacheTtlSeconds;
   const cause = status.rootCause ? status.checks.find((c) => c.id === status.rootCause) : undefined;
   const sections = groupBySection(status.checks);
@@ -73,7 +64,6 @@ export default async function EnvironmentPage({ params }: { params: Params }) {
       )}
 
       <div className="mt-3 flex flex-wrap items-center justify-between gap-2">
-        {/* Actions slot: "Diagnose" (issue 4), "Rotate password" and "Restart containers" (issue 5). */}
         <EnvironmentActions environment={status.environment} kind={status.kind} role={caller.role} />
       </div>
 
@@ -84,7 +74,7 @@ export default async function EnvironmentPage({ params }: { params: Params }) {
             title={section}
             checks={checks}
             rootCause={status.rootCause}
-            aside={section === 'SSM' ? <span>Password: {describePassword(passwordFacts(status.checks))}</span> : undefined}
+            aside={section === 'SSM' ? <span>Password: {describePassword(status.password)}</span> : undefined}
           />
         ))}
       </div>

@@ -1,15 +1,18 @@
 import 'server-only';
 import type { LocalCheckContext } from '@/lib/checks/context';
-import { localDatabaseUrl, maskUrl, parseDatabaseUrl } from '@/lib/checks/local';
-import { probePostgres, type TcpProbe } from '@/lib/checks/probes';
-import type { StepContext, StepOutcome } from './context';
+import { localDatabaseUrl, parseDatabaseUrl } from '@/lib/checks/local';
+import type { CheckDefinition } from '@/lib/checks/run';
+import type { Verdict } from '@/lib/checks/types';
+import { probePostgres, type TcpProbe } from '@/lib/probes';
+import { maskUrlPassword } from '@/lib/redact';
+import type { RunbookOnlyStepId } from '../types';
 
 // The seed's local "Connection refused" checklist, one question per step: which DATABASE_URL the
 // backend uses (.env over the default in config.py), whether it is well-formed, whether anything
 // listens where it points, and the docker-compose commands to run. The URL is read and parsed by
 // the status engine's own helpers; the password is only ever shown masked.
 
-type Ctx = StepContext<LocalCheckContext>;
+type Ctx = LocalCheckContext;
 
 const COMPOSE_COMMANDS = ['cd backend', 'docker-compose ps', 'docker-compose logs db', 'docker-compose up -d db'];
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '::1']);
@@ -18,17 +21,17 @@ function fromEnvFile(source: string): boolean {
   return !source.startsWith('default');
 }
 
-export async function localUrlFormatStep(ctx: Ctx): Promise<StepOutcome> {
+async function localUrlFormat(ctx: Ctx): Promise<Verdict> {
   const inUse = await localDatabaseUrl(ctx.env);
   const parsed = parseDatabaseUrl(inUse.url);
-  const evidence = { DATABASE_URL: maskUrl(inUse.url), source: inUse.source };
+  const evidence = { DATABASE_URL: maskUrlPassword(inUse.url), source: inUse.source };
   if ('problem' in parsed) {
     return {
       status: 'fail',
       summary: `DATABASE_URL is not well-formed: ${parsed.problem}`,
       evidence,
       fix: {
-        summary: `Write it in the docker-compose form, e.g. ${maskUrl(ctx.env.defaultDatabaseUrl)} (the password is POSTGRES_PASSWORD in docker-compose.yml)`,
+        summary: `Write it in the docker-compose form, e.g. ${maskUrlPassword(ctx.env.defaultDatabaseUrl)} (the password is POSTGRES_PASSWORD in docker-compose.yml)`,
         commands: fromEnvFile(inUse.source) ? [`grep -n DATABASE_URL ${inUse.source.replace(/ \(DATABASE_URL line\)$/, '')}`] : undefined,
       },
     };
@@ -40,7 +43,7 @@ export async function localUrlFormatStep(ctx: Ctx): Promise<StepOutcome> {
   };
 }
 
-export async function localEnvOverrideStep(ctx: Ctx): Promise<StepOutcome> {
+async function localEnvOverride(ctx: Ctx): Promise<Verdict> {
   const inUse = await localDatabaseUrl(ctx.env);
   const evidence = { '.env': ctx.env.envFile ?? 'not configured', 'DATABASE_URL from': inUse.source };
   if (!fromEnvFile(inUse.source)) return { status: 'pass', summary: 'No .env sets DATABASE_URL: the default from config.py is in use', evidence };
@@ -57,7 +60,7 @@ export async function localEnvOverrideStep(ctx: Ctx): Promise<StepOutcome> {
   return {
     status: 'warn',
     summary: `.env overrides the default DATABASE_URL${differs.length ? `: ${differs.join(', ')}` : ' (only the password or spelling differs)'}`,
-    evidence: { ...evidence, 'in use': maskUrl(inUse.url), default: maskUrl(ctx.env.defaultDatabaseUrl) },
+    evidence: { ...evidence, 'in use': maskUrlPassword(inUse.url), default: maskUrlPassword(ctx.env.defaultDatabaseUrl) },
     fix: {
       summary: 'If the docker-compose database is the one you mean, remove DATABASE_URL from .env or make it match docker-compose.yml',
       commands: [`grep -n DATABASE_URL ${ctx.env.envFile ?? '.env'}`],
@@ -77,7 +80,7 @@ async function probeInUse(ctx: Ctx) {
   return { host: parsed.host, port: parsed.port, probe };
 }
 
-export async function localListeningStep(ctx: Ctx): Promise<StepOutcome> {
+async function localListening(ctx: Ctx): Promise<Verdict> {
   const found = await probeInUse(ctx);
   if (!found) return { status: 'skip', summary: 'DATABASE_URL is not well-formed, so there is no host and port to try', evidence: {} };
   const { host, port, probe } = found;
@@ -111,7 +114,7 @@ export async function localListeningStep(ctx: Ctx): Promise<StepOutcome> {
 }
 
 /** The seed's docker-compose commands, with whether the compose database is the one answering. */
-export async function localComposeDbStep(ctx: Ctx): Promise<StepOutcome> {
+async function localComposeDb(ctx: Ctx): Promise<Verdict> {
   const found = await probeInUse(ctx);
   const fix = { summary: 'Start the database, then read its log if it stops again', commands: COMPOSE_COMMANDS };
   if (!found) return { status: 'skip', summary: 'DATABASE_URL is not well-formed', evidence: {}, fix };
@@ -130,3 +133,14 @@ export async function localComposeDbStep(ctx: Ctx): Promise<StepOutcome> {
   }
   return { status: 'fail', summary: 'The docker-compose database is not answering on localhost: start it', evidence, fix };
 }
+
+function localStep(id: RunbookOnlyStepId, run: (ctx: Ctx) => Promise<Verdict>): CheckDefinition<LocalCheckContext, RunbookOnlyStepId> {
+  return { id, kinds: ['local'], run };
+}
+
+export const localUrlFormatStep = localStep('local.url-format', localUrlFormat);
+export const localEnvOverrideStep = localStep('local.env-override', localEnvOverride);
+export const localListeningStep = localStep('local.listening', localListening);
+export const localComposeDbStep = localStep('local.compose-db', localComposeDb);
+
+export const LOCAL_STEPS = [localUrlFormatStep, localEnvOverrideStep, localListeningStep, localComposeDbStep];

@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Caller } from '@/lib/auth/caller';
+import type { Caller } from '@/lib/roles';
 import type { CheckId, CheckResult, EnvironmentStatus } from '@/lib/checks/types';
 import { getEnvironment, setConfigForTests } from '@/lib/config/load';
-import { restartCommands } from '@/lib/deploy/rollout';
+import { backendRestartLines } from '@/lib/aws/run-command';
 import { getEnvironmentStatus, listEnvironmentStatuses } from '@/lib/status';
 import { awsCli, labApi, startTestLab, type TestLab } from '../support/lab';
 
@@ -76,7 +76,7 @@ function productionConfig() {
 }
 
 async function restartBackends(instanceIds: string[]): Promise<void> {
-  const sent = (await cli(['ssm', 'send-command', '--instance-ids', ...instanceIds, '--document-name', 'AWS-RunShellScript', '--parameters', JSON.stringify({ commands: restartCommands(productionConfig()) })])) as {
+  const sent = (await cli(['ssm', 'send-command', '--instance-ids', ...instanceIds, '--document-name', 'AWS-RunShellScript', '--parameters', JSON.stringify({ commands: backendRestartLines(productionConfig()) })])) as {
     Command: { CommandId: string };
   };
   for (const id of instanceIds) {

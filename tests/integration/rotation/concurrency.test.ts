@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listAudit } from '@/lib/audit';
-import { closeStoreForTests } from '@/lib/audit/store';
+import { closeStoreForTests } from '@/lib/store';
 import { getRotation, rotationWorkSettled, startRotation } from '@/lib/rotation';
 import type { StartRotationResult } from '@/lib/rotation/types';
 import {

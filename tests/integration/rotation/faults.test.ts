@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { listAudit } from '@/lib/audit';
 import { getRedeploy, startRedeploy } from '@/lib/deploy';
-import { setRolloutTimingsForTests } from '@/lib/deploy/rollout';
+import { setRolloutTimingsForTests } from '@/lib/operations/rollout';
 import { rotationWorkSettled, startRotation } from '@/lib/rotation';
-import { currentLock } from '@/lib/rotation/lock';
+import { currentLock } from '@/lib/operations/lock';
 import { awsCli } from '../support/lab';
 import {
   addFault,

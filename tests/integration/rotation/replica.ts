@@ -5,7 +5,7 @@
 //   resume: what instrumentation.ts does at start-up
 // Either way it stays until its rotation work is done, then exits 0.
 import { createInterface } from 'node:readline';
-import { getStore } from '@/lib/audit/store';
+import { getStore } from '@/lib/store';
 import { resumeUnfinishedRotations, rotationWorkSettled, startRotation } from '@/lib/rotation';
 
 const mode = process.argv[2];

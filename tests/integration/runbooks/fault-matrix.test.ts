@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Caller } from '@/lib/auth/caller';
+import type { Caller } from '@/lib/roles';
 import type { CheckId } from '@/lib/checks/types';
 import { diagnoseEnvironment } from '@/lib/runbooks/diagnosis';
 import type { Diagnosis, StepId } from '@/lib/runbooks/types';

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { Caller } from '@/lib/auth/caller';
+import type { Caller } from '@/lib/roles';
 import { checkLabPassword, checkReauthentication, checkSignInFreshness, MAX_WRONG_PASSWORDS, REAUTH_MAX_AGE_SECONDS, resetWrongPasswordsForTests } from '@/lib/auth/reauth';
 
 const operator: Caller = { id: 'operator@linkbox.lab', role: 'operator', via: 'session' };

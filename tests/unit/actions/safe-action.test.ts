@@ -8,8 +8,8 @@ import { rollbackRotationAction } from '@/lib/actions/rollback-rotation';
 import { confirmedEnvironmentInput, environmentAction, MAX_ACTION_INPUT_BYTES } from '@/lib/actions/safe-action';
 import { startRotationAction } from '@/lib/actions/start-rotation';
 import { listAudit, type AuditEntry } from '@/lib/audit';
-import { closeStoreForTests, getStore } from '@/lib/audit/store';
-import type { Caller } from '@/lib/auth/caller';
+import { closeStoreForTests, getStore } from '@/lib/store';
+import type { Caller } from '@/lib/roles';
 import { resetWrongPasswordsForTests } from '@/lib/auth/reauth';
 import { setConfigForTests } from '@/lib/config/load';
 

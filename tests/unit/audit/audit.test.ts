@@ -3,15 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { listAudit, recordAudit } from '@/lib/audit';
-import { closeStoreForTests, getStore } from '@/lib/audit/store';
-import type { Caller } from '@/lib/auth/caller';
+import { closeStoreForTests, getStore } from '@/lib/store';
+import type { Caller } from '@/lib/roles';
 import { setConfigForTests } from '@/lib/config/load';
 import { startRedeploy } from '@/lib/deploy';
-import { restartCommands } from '@/lib/deploy/rollout';
+import { backendRestartLines } from '@/lib/aws/run-command';
 import { parseConfig } from '@/lib/config/load';
 import { rollbackRotation, startRotation } from '@/lib/rotation';
-import { acquireLock } from '@/lib/rotation/lock';
-import { insertRotation, newRotationRecord } from '@/lib/rotation/record';
+import { acquireLock } from '@/lib/operations/lock';
+import { insertRotation, newRotationRecord } from '@/lib/operations/records';
+import { ROTATION_STEPS } from '@/lib/rotation/types';
 
 const viewer: Caller = { id: 'viewer@linkbox.lab', role: 'viewer', via: 'session' };
 const operator: Caller = { id: 'operator@linkbox.lab', role: 'operator', via: 'session' };
@@ -111,7 +112,7 @@ describe('refusals are audited by the functions that refuse', () => {
   });
 
   it('a redeploy is refused while a rotation that stopped before promotion waits for its rollback', async () => {
-    const record = newRotationRecord('r-stranded', 'production', operator.id, 'operator');
+    const record = newRotationRecord('r-stranded', 'production', operator.id, 'operator', ROTATION_STEPS);
     record.state = 'failed';
     record.rollbackOffered = true;
     await insertRotation(record);
@@ -135,9 +136,9 @@ describe('the restart command lines', () => {
   const deploy = { deploy: { scriptsDir: '/opt/linkbox/scripts', imageRepository: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/linkbox-backend' } };
 
   it('are fixed text from the config, with a validated tag as the only variable part', () => {
-    expect(restartCommands(deploy)).toEqual(['/opt/linkbox/scripts/stop_application.sh', '/opt/linkbox/scripts/start_application.sh']);
-    expect(restartCommands(deploy, 'v1.2.3')[0]).toBe('export IMAGE_URI=123456789012.dkr.ecr.eu-west-1.amazonaws.com/linkbox-backend:v1.2.3');
-    expect(() => restartCommands(deploy, 'v1 && curl evil')).toThrow(/image tag/);
+    expect(backendRestartLines(deploy)).toEqual(['/opt/linkbox/scripts/stop_application.sh', '/opt/linkbox/scripts/start_application.sh']);
+    expect(backendRestartLines(deploy, 'v1.2.3')[0]).toBe('export IMAGE_URI=123456789012.dkr.ecr.eu-west-1.amazonaws.com/linkbox-backend:v1.2.3');
+    expect(() => backendRestartLines(deploy, 'v1 && curl evil')).toThrow(/image tag/);
   });
 
   it('refuses a config whose scripts folder or repository could carry shell text', () => {

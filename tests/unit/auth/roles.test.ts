@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resolveRole, roleForSession } from '@/lib/auth/roles';
+import { resolveRole, roleForSession } from '@/lib/roles';
 
 const roles = {
   viewer: ['watcher@example.com', 'group:linkbox-readers'],

@@ -21,7 +21,7 @@ describe('the cache', () => {
   it('serves a value without loading again within the TTL, and loads again after it', async () => {
     const load = vi.fn(async () => 'v');
     await cached('k', 15_000, load);
-    vi.advanceTimersByTime(14_999);
+    vi.advanceTimersByTime(15_000);
     await cached('k', 15_000, load);
     expect(load).toHaveBeenCalledTimes(1);
     vi.advanceTimersByTime(1);
@@ -60,11 +60,23 @@ describe('the cache', () => {
   });
 
   it('serves the older value marked stale when a refresh fails and staleOnError is set', async () => {
-    await cached('k', 15_000, async () => 'old');
+    // A key read with staleOnError keeps its last good value past the TTL, for this moment.
+    await cached('k', 15_000, async () => 'old', { staleOnError: true });
     const fetchedAt = Date.now();
     vi.advanceTimersByTime(20_000);
     const r = await cached('k', 15_000, async () => Promise.reject(new Error('AWS throttled')), { staleOnError: true });
     expect(r).toEqual({ value: 'old', fetchedAt, stale: true, staleReason: 'AWS throttled' });
+    // Served, not kept: the next caller asks again.
+    const again = vi.fn(async () => 'new');
+    expect((await cached('k', 15_000, again)).value).toBe('new');
+    expect(again).toHaveBeenCalledTimes(1);
+  });
+
+  it('evicts the least recently used keys instead of growing without bound', async () => {
+    for (let i = 0; i < 6000; i++) await cached(`k${i}`, 15_000, async () => i);
+    const first = vi.fn(async () => -1);
+    expect((await cached('k0', 15_000, first)).value).toBe(-1);
+    expect(first).toHaveBeenCalledTimes(1);
   });
 
   it('keeps keys apart', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { describeAwsError, redact } from '@/lib/aws/errors';
+import { describeAwsError } from '@/lib/aws/errors';
+import { redact } from '@/lib/redact';
 
 function sdkError(name: string, message: string, extra: Record<string, unknown> = {}) {
   return Object.assign(new Error(message), { name, $metadata: { httpStatusCode: 400 }, ...extra });

@@ -2,7 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { maskUrl, parseDatabaseUrl } from '@/lib/checks/local';
+import { parseDatabaseUrl } from '@/lib/checks/local';
+import { maskUrlPassword } from '@/lib/redact';
 import type { CheckId, EnvironmentStatus } from '@/lib/checks/types';
 import { getEnvironmentStatus } from '@/lib/status';
 import { closedPort, startFakePostgres, startHealthServer, setTestConfig, VIEWER } from './support';
@@ -71,8 +72,8 @@ describe('local.database-url', () => {
   it('parses postgres URLs as libpq does and masks only the password', () => {
     expect(parseDatabaseUrl('postgresql://u:p%40ss@db.example:6543/app')).toMatchObject({ host: 'db.example', port: 6543, user: 'u', password: 'p@ss', database: 'app' });
     expect(parseDatabaseUrl('postgresql://u:p@db/')).toMatchObject({ problem: 'no database name after the host' });
-    expect(maskUrl('postgresql://u:secret@h:5432/d')).toBe('postgresql://u:****@h:5432/d');
-    expect(maskUrl('postgresql://u@h/d')).toBe('postgresql://u@h/d');
+    expect(maskUrlPassword('postgresql://u:secret@h:5432/d')).toBe('postgresql://u:****@h:5432/d');
+    expect(maskUrlPassword('postgresql://u@h/d')).toBe('postgresql://u@h/d');
   });
 });
 

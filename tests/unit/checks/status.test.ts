@@ -2,16 +2,18 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
 import { DescribeInstancesCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
 import { DescribeParametersCommand, GetCommandInvocationCommand, GetParameterCommand, GetParametersCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
-import { AuthorizationError } from '@/lib/auth/caller';
+import { AuthorizationError } from '@/lib/roles';
 import type { CheckId, CheckResult, EnvironmentStatus } from '@/lib/checks/types';
 import { UnknownEnvironmentError } from '@/lib/config/load';
 import { getEnvironmentStatus } from '@/lib/status';
+import type { AwsEnvironmentConfig } from '@/lib/config/schema';
 import {
   awsError,
   closedPort,
   CONTAINER_STARTED,
   DB_ENDPOINT,
   dockerInspect,
+  inspectOutput,
   ec2,
   healthyAws,
   PASSWORD,
@@ -406,7 +408,7 @@ describe('verdicts and their fixes', () => {
   });
 
   it('"No such object" from docker inspect is a missing container (a verdict)', async () => {
-    ssm.on(GetCommandInvocationCommand, { InstanceId: 'i-0001' }).resolves({ Status: 'Failed', StandardOutputContent: '[]', StandardErrorContent: 'Error: No such object: linkbox-backend' });
+    ssm.on(GetCommandInvocationCommand, { InstanceId: 'i-0001' }).resolves({ Status: 'Success', StandardOutputContent: inspectOutput('[]\nError: No such object: linkbox-backend', true) });
     expect(check(await status(), 'containers.running').status).toBe('fail');
   });
 
@@ -452,7 +454,7 @@ describe('container state, cached longer than the status', () => {
     expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(1);
 
     invalidateCache();
-    ssm.on(GetCommandInvocationCommand, { InstanceId: 'i-0002' }).resolves({ Status: 'Failed', StandardErrorContent: 'Cannot connect to the Docker daemon' });
+    ssm.on(GetCommandInvocationCommand, { InstanceId: 'i-0002' }).resolves({ Status: 'Success', StandardOutputContent: inspectOutput('Cannot connect to the Docker daemon', true) });
     expect(check(await status(false), 'containers.running').status).toBe('error');
     invalidateCache('status:');
     await status(false);
@@ -462,7 +464,9 @@ describe('container state, cached longer than the status', () => {
   it('is read again once the password has a new version, so a rotation never leaves a stale started-at', async () => {
     await status(false);
     const { invalidateCache } = await import('@/lib/aws/cache');
+    // The status and the parameters outlived their TTL; the container state (60 s) did not.
     invalidateCache('status:');
+    invalidateCache('parameters|');
     const rotated = new Date();
     ssm.on(GetParametersCommand).resolves({
       Parameters: [
@@ -480,9 +484,10 @@ describe('container state, cached longer than the status', () => {
   it('is dropped by clearing the environment prefix, as the rolling restart does after each instance', async () => {
     await status(false);
     const { invalidateCache } = await import('@/lib/aws/cache');
-    const { containerStateCachePrefix } = await import('@/lib/checks/context');
+    const { invalidateContainerStates } = await import('@/lib/aws/readers');
+    const { getEnvironment } = await import('@/lib/config/load');
     invalidateCache('status:');
-    invalidateCache(containerStateCachePrefix('production'));
+    invalidateContainerStates(getEnvironment('production') as AwsEnvironmentConfig);
     await status(false);
     expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(2);
   });

@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { invalidateCache } from '@/lib/aws/cache';
-import type { Caller } from '@/lib/auth/caller';
+import type { Caller } from '@/lib/roles';
 import { setConfigForTests } from '@/lib/config/load';
 
 // A healthy LinkBox as AWS would describe it, answered by aws-sdk-client-mock, plus small real
@@ -101,15 +101,21 @@ export function healthyAws() {
   ssm.on(GetCommandInvocationCommand).resolves({ Status: 'Success', StandardOutputContent: dockerInspect('running', CONTAINER_STARTED), StandardErrorContent: '' });
 }
 
+/** What the console's container-state command prints: docker's output after its section marker (lib/aws/run-command.ts). */
+export function inspectOutput(text: string, failed = false): string {
+  return `@@linkbox-ops-console:inspect\n${text}\n${failed ? '@@linkbox-ops-console:failed\n' : ''}`;
+}
+
+/** `docker inspect linkbox-backend` as the console's command prints it. */
 export function dockerInspect(status: string, startedAt: Date | null, extra: Record<string, unknown> = {}): string {
-  return JSON.stringify([
+  return inspectOutput(JSON.stringify([
     {
       Name: '/linkbox-backend',
       RestartCount: 0,
       State: { Status: status, Running: status === 'running', StartedAt: startedAt ? startedAt.toISOString() : '0001-01-01T00:00:00Z', FinishedAt: '0001-01-01T00:00:00Z', ExitCode: 0, Error: '', ...extra },
       Config: { Image: 'linkbox-backend:latest' },
     },
-  ]);
+  ]));
 }
 
 export function awsError(name: string, message = name) {

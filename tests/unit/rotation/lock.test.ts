@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { closeStoreForTests, getStore } from '@/lib/audit/store';
-import { acquireLock, currentLock } from '@/lib/rotation/lock';
+import { closeStoreForTests, getStore } from '@/lib/store';
+import { acquireLock, currentLock } from '@/lib/operations/lock';
 
 let dir: string;
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { CHECK_IDS, type CheckStatus } from '@/lib/checks/types';
 import { diagnoseFrom, diagnosisOrder } from '@/lib/runbooks/diagnosis';
-import { RUNBOOK_ONLY_STEPS, RUNBOOKS, checkOfStep, runbookForStep } from '@/lib/runbooks';
-import { RUNBOOK_IDS, RUNBOOK_STEP_IDS, type RunbookId, type StepId, type StepResult } from '@/lib/runbooks/types';
+import { RUNBOOK_STEP_DEFINITIONS, RUNBOOKS, checkOfStep, runbookForStep } from '@/lib/runbooks';
+import { RUNBOOK_IDS, RUNBOOK_STEP_IDS, type RunbookId, type RunbookOnlyStepId, type StepId, type StepResult } from '@/lib/runbooks/types';
 
 // How a diagnosis reads a set of step results: the first failure in dependency order is the root
 // cause, named by its check id; "could not check" is never a root cause and makes the verdict unknown.
@@ -85,7 +85,8 @@ describe('the runbooks as data', () => {
     for (const id of RUNBOOK_STEP_IDS) expect(used, id).toContain(id);
     for (const id of RUNBOOK_IDS) {
       for (const s of RUNBOOKS[id].steps) {
-        if (s.id in RUNBOOK_ONLY_STEPS) expect(RUNBOOK_ONLY_STEPS[s.id as keyof typeof RUNBOOK_ONLY_STEPS].kind, `${id}/${s.id}`).toBe(RUNBOOKS[id].kind);
+        const step = RUNBOOK_STEP_DEFINITIONS.get(s.id as RunbookOnlyStepId);
+        if (step) expect(step.kinds, `${id}/${s.id}`).toEqual([RUNBOOKS[id].kind]);
       }
     }
   });

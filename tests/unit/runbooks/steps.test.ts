@@ -13,18 +13,19 @@ import {
   SendCommandCommand,
   SSMClient,
 } from '@aws-sdk/client-ssm';
-import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { invalidateCache } from '@/lib/aws/cache';
-import { createAwsContext, createLocalContext } from '@/lib/checks/context';
+import { tcpVerdictOf } from '@/lib/aws/run-command';
+import { createAwsContext, createLocalContext, type AwsCheckContext, type CheckContext, type LocalCheckContext } from '@/lib/checks/context';
+import { runChecks, type CheckDefinition } from '@/lib/checks/run';
+import type { CheckResult } from '@/lib/checks/types';
 import { awsEnvironmentSchema, localEnvironmentSchema, type AwsEnvironmentConfig, type LocalEnvironmentConfig } from '@/lib/config/schema';
-import { acquireLock } from '@/lib/rotation/lock';
-import { backendAgentOnlineStep, backendRestartCountStep, backendRolePermissionsStep, backendTcpStep, tcpVerdictOf } from '@/lib/runbooks/steps/backend';
-import { runWithinBudget, type StepRunner } from '@/lib/runbooks/steps/context';
+import { acquireLock } from '@/lib/operations/lock';
+import { backendAgentOnlineStep, backendRestartCountStep, backendRolePermissionsStep, backendTcpStep } from '@/lib/runbooks/steps/backend';
 import { localEnvOverrideStep, localListeningStep, localUrlFormatStep } from '@/lib/runbooks/steps/local';
 import { rotationPendingStep } from '@/lib/runbooks/steps/rotation';
-import type { AwsCheckContext, LocalCheckContext } from '@/lib/checks/context';
+import type { RunbookOnlyStepId } from '@/lib/runbooks/types';
 
 // Runbook-only step verdicts on answers the lab cannot produce on demand: odd Run Command output,
 // IAM simulation denials, agents that vanished, denied and throttled calls. Every "could not find
@@ -33,7 +34,6 @@ import type { AwsCheckContext, LocalCheckContext } from '@/lib/checks/context';
 const ssm = mockClient(SSMClient);
 const ec2 = mockClient(EC2Client);
 const iam = mockClient(IAMClient);
-const sts = mockClient(STSClient);
 const rds = mockClient(RDSClient);
 
 const I1 = 'i-0aaa1111';
@@ -57,13 +57,27 @@ function awsEnv(): AwsEnvironmentConfig {
   });
 }
 
-function awsStep(step: StepRunner<AwsCheckContext>, budgetMs = 3000) {
-  const env = awsEnv();
-  return runWithinBudget(step, { env, reads: createAwsContext(env, budgetMs, true), fresh: true, ttlMs: 0, budgetMs });
+/** A step run the way a diagnosis runs it: the one runner, on a run's readers. */
+async function runStep<C extends CheckContext>(step: CheckDefinition<C, RunbookOnlyStepId>, ctx: C): Promise<CheckResult<RunbookOnlyStepId>> {
+  const [result] = await runChecks([step], ctx, { dependencies: () => [] }).all;
+  return result!;
 }
 
-function localStep(step: StepRunner<LocalCheckContext>, env: LocalEnvironmentConfig, budgetMs = 2000) {
-  return runWithinBudget(step, { env, reads: createLocalContext(env, budgetMs, true), fresh: true, ttlMs: 0, budgetMs });
+function awsStep(step: CheckDefinition<AwsCheckContext, RunbookOnlyStepId>, budgetMs = 3000, env = awsEnv()) {
+  return runStep(step, createAwsContext(env, { budgetMs, ttlMs: 0, fresh: true }));
+}
+
+function localStep(step: CheckDefinition<LocalCheckContext, RunbookOnlyStepId>, env: LocalEnvironmentConfig, budgetMs = 2000) {
+  return runStep(step, createLocalContext(env, { budgetMs, ttlMs: 0, fresh: true }));
+}
+
+/** What our Run Command script prints: each question's output after its marker (lib/aws/run-command.ts). */
+const MARK = '@@linkbox-ops-console:';
+function ncOutput(text: string, open: boolean): string {
+  return `${MARK}nc\n${text}\n${MARK}${open ? 'ok' : 'failed'}\n`;
+}
+function inspectOutput(text: string, failed = false): string {
+  return `${MARK}inspect\n${text}\n${failed ? `${MARK}failed\n` : ''}`;
 }
 
 function instances(...list: Array<{ id: string; state?: string; profile?: string | null }>) {
@@ -83,12 +97,13 @@ function instances(...list: Array<{ id: string; state?: string; profile?: string
 }
 
 function endpointParameter(value: string) {
+  const arn = (name: string) => `arn:aws:ssm:eu-west-1:123456789012:parameter${name}`;
   ssm.on(GetParametersCommand).resolves({
     Parameters: [
-      { Name: '/linkbox/db-endpoint', Type: 'String', Value: value, Version: 1 },
-      { Name: '/linkbox/db-username', Type: 'String', Value: 'linkbox', Version: 1 },
-      { Name: '/linkbox/db-password', Type: 'SecureString', Value: 'ciphertext', Version: 1 },
-      { Name: '/linkbox/db-name', Type: 'String', Value: 'linkbox', Version: 1 },
+      { Name: '/linkbox/db-endpoint', ARN: arn('/linkbox/db-endpoint'), Type: 'String', Value: value, Version: 1 },
+      { Name: '/linkbox/db-username', ARN: arn('/linkbox/db-username'), Type: 'String', Value: 'linkbox', Version: 1 },
+      { Name: '/linkbox/db-password', ARN: arn('/linkbox/db-password'), Type: 'SecureString', Value: 'ciphertext', Version: 1 },
+      { Name: '/linkbox/db-name', ARN: arn('/linkbox/db-name'), Type: 'String', Value: 'linkbox', Version: 1 },
     ],
   });
   ssm.on(DescribeParametersCommand).resolves({ Parameters: [] });
@@ -108,7 +123,7 @@ afterAll(async () => {
 });
 
 beforeEach(() => {
-  for (const m of [ssm, ec2, iam, sts, rds]) m.reset();
+  for (const m of [ssm, ec2, iam, rds]) m.reset();
   invalidateCache();
 });
 
@@ -129,12 +144,12 @@ describe('backend.tcp (nc -zv from each backend instance)', () => {
     ssm.on(GetCommandInvocationCommand, { InstanceId: I1 }).resolves({
       Status: 'Success',
       ResponseCode: 0,
-      StandardErrorContent: 'Connection to linkbox-db.abc.eu-west-1.rds.amazonaws.com 5432 port [tcp/postgresql] succeeded!',
+      StandardOutputContent: ncOutput('Connection to linkbox-db.abc.eu-west-1.rds.amazonaws.com 5432 port [tcp/postgresql] succeeded!', true),
     });
     ssm.on(GetCommandInvocationCommand, { InstanceId: I2 }).resolves({
-      Status: 'Failed',
-      ResponseCode: 1,
-      StandardErrorContent: 'nc: connect to linkbox-db.abc.eu-west-1.rds.amazonaws.com port 5432 (tcp) failed: Connection refused',
+      Status: 'Success',
+      ResponseCode: 0,
+      StandardOutputContent: ncOutput('nc: connect to linkbox-db.abc.eu-west-1.rds.amazonaws.com port 5432 (tcp) failed: Connection refused', false),
     });
     const out = await awsStep(backendTcpStep);
     expect(out.status).toBe('fail');
@@ -157,7 +172,7 @@ describe('backend.tcp (nc -zv from each backend instance)', () => {
     instances({ id: I1 });
     endpointParameter('linkbox-db.abc.eu-west-1.rds.amazonaws.com');
     ssm.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
-    ssm.on(GetCommandInvocationCommand).resolves({ Status: 'Failed', ResponseCode: 127, StandardErrorContent: 'bash: nc: command not found' });
+    ssm.on(GetCommandInvocationCommand).resolves({ Status: 'Success', ResponseCode: 0, StandardOutputContent: ncOutput('bash: nc: command not found', false) });
     const out = await awsStep(backendTcpStep);
     expect(out.status).toBe('error');
   });
@@ -173,7 +188,7 @@ describe('backend.tcp (nc -zv from each backend instance)', () => {
   });
 
   it('reads the answers of OpenBSD nc, traditional nc and ncat', () => {
-    const v = (exitCode: number, text: string, status = exitCode === 0 ? 'Success' : 'Failed') => tcpVerdictOf({ status, exitCode, output: '', error: text });
+    const v = (exitCode: number, text: string) => tcpVerdictOf(text, exitCode === 0);
     expect(v(0, 'Connection to db 5432 port [tcp/postgresql] succeeded!')).toBe('open');
     expect(v(0, 'db [10.0.2.15] 5432 (postgresql) open')).toBe('open');
     expect(v(1, 'nc: connect to db port 5432 (tcp) failed: Connection refused')).toBe('refused');
@@ -186,7 +201,8 @@ describe('backend.tcp (nc -zv from each backend instance)', () => {
 
 describe('backend.role-permissions (iam:SimulatePrincipalPolicy)', () => {
   function identity() {
-    sts.on(GetCallerIdentityCommand).resolves({ Account: '123456789012', Arn: 'arn:aws:iam::123456789012:user/console' });
+    // The account comes from the parameters' ARNs, which the status reads anyway: no STS call.
+    endpointParameter('linkbox-db.abc.eu-west-1.rds.amazonaws.com');
     iam.on(GetInstanceProfileCommand).resolves({
       InstanceProfile: {
         InstanceProfileName: 'linkbox-backend-profile',
@@ -199,27 +215,31 @@ describe('backend.role-permissions (iam:SimulatePrincipalPolicy)', () => {
     });
   }
 
+  /** IAM answers every action × resource pair it was asked about, as SimulatePrincipalPolicy does. */
+  function simulate(decide: (action: string, resource: string) => string) {
+    iam.on(SimulatePrincipalPolicyCommand).callsFake((input: { ActionNames: string[]; ResourceArns: string[] }) => ({
+      EvaluationResults: input.ActionNames.flatMap((a) => input.ResourceArns.map((r) => ({ EvalActionName: a, EvalResourceName: r, EvalDecision: decide(a, r) }))),
+    }));
+  }
+
   it('fails naming kms:Decrypt when the role may read the parameter but not decrypt it', async () => {
     instances({ id: I1 });
     identity();
-    iam.on(SimulatePrincipalPolicyCommand).callsFake((input: { ActionNames: string[] }) => ({
-      EvaluationResults: [{ EvalActionName: input.ActionNames[0], EvalDecision: input.ActionNames[0] === 'kms:Decrypt' ? 'implicitDeny' : 'allowed' }],
-    }));
+    simulate((action) => (action === 'kms:Decrypt' ? 'implicitDeny' : 'allowed'));
     const out = await awsStep(backendRolePermissionsStep);
     expect(out.status).toBe('fail');
     expect(out.summary).toMatch(/not allowed kms:Decrypt/);
     expect(out.evidence.parameter).toBe('arn:aws:ssm:eu-west-1:123456789012:parameter/linkbox/db-password');
     expect(out.fix?.commands?.some((c) => c.includes('put-role-policy') && c.includes('linkbox-backend-role'))).toBe(true);
-    const simulated = iam.commandCalls(SimulatePrincipalPolicyCommand).map((c) => c.args[0].input);
-    expect(simulated.find((i) => i.ActionNames?.[0] === 'ssm:GetParameter')?.ResourceArns).toEqual(['arn:aws:ssm:eu-west-1:123456789012:parameter/linkbox/db-password']);
+    const [simulated] = iam.commandCalls(SimulatePrincipalPolicyCommand).map((c) => c.args[0].input);
+    expect(simulated?.ActionNames).toEqual(['ssm:GetParameter', 'kms:Decrypt']);
+    expect(simulated?.ResourceArns).toContain('arn:aws:ssm:eu-west-1:123456789012:parameter/linkbox/db-password');
   });
 
   it('says "explicitly denied" for an explicit deny', async () => {
     instances({ id: I1 });
     identity();
-    iam.on(SimulatePrincipalPolicyCommand).callsFake((input: { ActionNames: string[] }) => ({
-      EvaluationResults: [{ EvalActionName: input.ActionNames[0], EvalDecision: input.ActionNames[0] === 'ssm:GetParameter' ? 'explicitDeny' : 'allowed' }],
-    }));
+    simulate((action) => (action === 'ssm:GetParameter' ? 'explicitDeny' : 'allowed'));
     const out = await awsStep(backendRolePermissionsStep);
     expect(out.status).toBe('fail');
     expect(out.summary).toMatch(/explicitly denied ssm:GetParameter/);
@@ -245,13 +265,11 @@ describe('backend.role-permissions (iam:SimulatePrincipalPolicy)', () => {
   it('passes when both actions are allowed', async () => {
     instances({ id: I1 }, { id: I2 });
     identity();
-    iam.on(SimulatePrincipalPolicyCommand).callsFake((input: { ActionNames: string[] }) => ({
-      EvaluationResults: [{ EvalActionName: input.ActionNames[0], EvalDecision: 'allowed' }],
-    }));
+    simulate(() => 'allowed');
     const out = await awsStep(backendRolePermissionsStep);
     expect(out.status).toBe('pass');
-    // Two instances, one role: simulated once per action.
-    expect(iam.commandCalls(SimulatePrincipalPolicyCommand)).toHaveLength(2);
+    // Two instances, one role: one simulation with every action.
+    expect(iam.commandCalls(SimulatePrincipalPolicyCommand)).toHaveLength(1);
   });
 });
 
@@ -291,7 +309,7 @@ describe('backend.restart-count (docker inspect, shared with containers.running)
     for (const [id, a] of Object.entries(byInstance)) {
       ssm.on(GetCommandInvocationCommand, { InstanceId: id }).resolves({
         Status: (a.status ?? 'Success') as 'Success',
-        StandardOutputContent: a.stdout ?? '',
+        StandardOutputContent: a.stdout === undefined ? '' : inspectOutput(a.stdout, a.status === 'Failed'),
         StandardErrorContent: a.stderr ?? '',
       });
     }
@@ -318,7 +336,7 @@ describe('backend.restart-count (docker inspect, shared with containers.running)
 
   it('is error when docker inspect cannot be read', async () => {
     instances({ id: I1 });
-    inspect({ [I1]: { status: 'Failed', stderr: 'permission denied while trying to connect to the Docker daemon socket' } });
+    inspect({ [I1]: { status: 'Failed', stdout: 'permission denied while trying to connect to the Docker daemon socket' } });
     const out = await awsStep(backendRestartCountStep);
     expect(out.status).toBe('error');
   });
@@ -331,6 +349,7 @@ describe('rotation.pending', () => {
     });
   }
   function pendingSlot(exists: boolean) {
+    endpointParameter('linkbox-db.abc.eu-west-1.rds.amazonaws.com');
     ssm.on(DescribeParametersCommand).resolves({
       Parameters: exists ? [{ Name: '/linkbox/db-password-pending', Type: 'SecureString', Version: 1, LastModifiedDate: new Date('2026-11-27T09:00:00Z') }] : [],
     });
@@ -352,7 +371,7 @@ describe('rotation.pending', () => {
     const taken = await acquireLock(env.name, 'rotation', 'rot-1', 'operator@linkbox.lab');
     expect(taken.ok).toBe(true);
     try {
-      const out = await runWithinBudget(rotationPendingStep, { env, reads: createAwsContext(env, 3000, true), fresh: true, ttlMs: 0, budgetMs: 3000 });
+      const out = await awsStep(rotationPendingStep, 3000, env);
       expect(out.status).toBe('warn');
       expect(out.summary).toMatch(/operator@linkbox\.lab/);
     } finally {
@@ -375,29 +394,19 @@ describe('rotation.pending', () => {
   });
 });
 
-describe('the step runner', () => {
-  it('turns a throttled call into error with the reason, never a verdict', async () => {
-    const env = awsEnv();
-    const out = await runWithinBudget(async () => Promise.reject(awsError('ThrottlingException', 'Rate exceeded')), {
-      env,
-      reads: createAwsContext(env, 1000, true),
-      fresh: true,
-      ttlMs: 0,
-      budgetMs: 1000,
-    });
+describe('runbook steps under the runner', () => {
+  it('turn a throttled read into error with the reason, never a verdict', async () => {
+    instances({ id: I1 });
+    ssm.on(DescribeInstanceInformationCommand).rejects(awsError('ThrottlingException', 'Rate exceeded'));
+    const out = await awsStep(backendAgentOnlineStep, 1000);
     expect(out.status).toBe('error');
     expect(out.evidence.reason).toBe('throttled');
   });
 
-  it('turns a step that outlives its budget into error', async () => {
-    const env = awsEnv();
-    const out = await runWithinBudget((ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))), {
-      env,
-      reads: createAwsContext(env, 200, true),
-      fresh: true,
-      ttlMs: 0,
-      budgetMs: 200,
-    });
+  it('turn a step that outlives its budget into error', async () => {
+    instances({ id: I1 });
+    ssm.on(DescribeInstanceInformationCommand).callsFake(() => new Promise(() => {}));
+    const out = await awsStep(backendAgentOnlineStep, 200);
     expect(out).toMatchObject({ status: 'error', evidence: { reason: 'timeout' } });
   });
 });

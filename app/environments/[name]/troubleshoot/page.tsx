@@ -1,19 +1,16 @@
 import type { Metadata } from 'next';
 import Link from 'next/link';
-import { notFound } from 'next/navigation';
 import { Suspense } from 'react';
 import { DiagnosisPanel } from '@/components/troubleshoot/diagnosis-panel';
 import { PrintButton } from '@/components/troubleshoot/print-button';
 import { RunbookList } from '@/components/troubleshoot/runbook-list';
 import { TriageForm } from '@/components/troubleshoot/triage-form';
-import type { Caller } from '@/lib/auth/caller';
-import { requireCaller } from '@/lib/auth/session';
-import { UnknownEnvironmentError, getEnvironment } from '@/lib/config/load';
+import type { Caller } from '@/lib/roles';
 import type { EnvironmentConfig } from '@/lib/config/schema';
+import { environmentOrNotFound, environmentTitle, pageSession } from '@/lib/pages';
 import { runbooksFor } from '@/lib/runbooks';
 import { diagnoseEnvironment } from '@/lib/runbooks/diagnosis';
 import { Breadcrumb, environmentTrail } from '@/components/layout/breadcrumb';
-import { ENVIRONMENT_NAME_PATTERN } from '@/lib/config/schema';
 
 export const dynamic = 'force-dynamic';
 
@@ -22,17 +19,7 @@ type Search = Promise<Record<string, string | string[] | undefined>>;
 
 export async function generateMetadata({ params }: { params: Params }): Promise<Metadata> {
   const { name } = await params;
-  return { title: ENVIRONMENT_NAME_PATTERN.test(name) ? `Troubleshoot ${name}` : 'Troubleshoot' };
-}
-
-function environmentOrNotFound(name: string): EnvironmentConfig {
-  if (!ENVIRONMENT_NAME_PATTERN.test(name)) notFound();
-  try {
-    return getEnvironment(name);
-  } catch (err) {
-    if (err instanceof UnknownEnvironmentError) notFound();
-    throw err;
-  }
+  return { title: environmentTitle(name, (n) => `Troubleshoot ${n}`, 'Troubleshoot') };
 }
 
 async function DiagnosisSection({ caller, env, base, fresh }: { caller: Caller; env: EnvironmentConfig; base: string; fresh: boolean }) {
@@ -53,7 +40,7 @@ async function DiagnosisSection({ caller, env, base, fresh }: { caller: Caller; 
 
 export default async function TroubleshootPage({ params, searchParams }: { params: Params; searchParams: Search }) {
   const { name } = await params;
-  const caller = await requireCaller(`/environments/${encodeURIComponent(name)}/troubleshoot`);
+  const { caller } = await pageSession(`/environments/${encodeURIComponent(name)}/troubleshoot`);
   const env = environmentOrNotFound(name);
   const fresh = (await searchParams).fresh === '1';
   const base = `/environments/${encodeURIComponent(env.name)}/troubleshoot`;

@@ -1,13 +1,10 @@
 import type { Metadata } from 'next';
 import Link from 'next/link';
-import { notFound } from 'next/navigation';
 import { StepList } from '@/components/troubleshoot/step-list';
 import { PrintButton } from '@/components/troubleshoot/print-button';
-import { requireCaller } from '@/lib/auth/session';
-import { UnknownEnvironmentError, getEnvironment } from '@/lib/config/load';
-import { UnknownRunbookError, runRunbook, runbookDefinition } from '@/lib/runbooks';
+import { environmentOrNotFound, environmentTitle, pageSession, runbookOrNotFound } from '@/lib/pages';
+import { runRunbook } from '@/lib/runbooks';
 import { Breadcrumb, environmentTrail } from '@/components/layout/breadcrumb';
-import { ENVIRONMENT_NAME_PATTERN } from '@/lib/config/schema';
 
 export const dynamic = 'force-dynamic';
 
@@ -16,23 +13,15 @@ type Search = Promise<Record<string, string | string[] | undefined>>;
 
 export async function generateMetadata({ params }: { params: Params }): Promise<Metadata> {
   const { name, runbook } = await params;
-  return { title: ENVIRONMENT_NAME_PATTERN.test(name) ? `${runbook} · ${name}` : 'Runbook' };
+  return { title: environmentTitle(name, (n) => `${runbook} · ${n}`, 'Runbook') };
 }
 
 export default async function RunbookPage({ params, searchParams }: { params: Params; searchParams: Search }) {
   const { name, runbook } = await params;
-  const caller = await requireCaller(`/environments/${encodeURIComponent(name)}/troubleshoot/${encodeURIComponent(runbook)}`);
-  if (!ENVIRONMENT_NAME_PATTERN.test(name)) notFound();
+  const { caller } = await pageSession(`/environments/${encodeURIComponent(name)}/troubleshoot/${encodeURIComponent(runbook)}`);
+  const def = runbookOrNotFound(environmentOrNotFound(name), runbook);
   const fresh = (await searchParams).fresh === '1';
-
-  let run;
-  try {
-    runbookDefinition(getEnvironment(name), runbook);
-    run = await runRunbook(caller, name, runbook, { fresh });
-  } catch (err) {
-    if (err instanceof UnknownEnvironmentError || err instanceof UnknownRunbookError) notFound();
-    throw err;
-  }
+  const run = await runRunbook(caller, name, def.id, { fresh });
   const base = `/environments/${encodeURIComponent(name)}`;
   const failing = run.steps.filter((s) => s.status === 'fail').length;
   const unchecked = run.steps.filter((s) => s.status === 'error').length;

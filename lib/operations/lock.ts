@@ -1,10 +1,11 @@
 import 'server-only';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { getStore, type Store } from '@/lib/audit/store';
+import { getStore, type Store } from '@/lib/store';
 import { processWide } from '@/lib/process-wide';
+import type { LockedOperation } from './types';
 
-// One dangerous operation (a rotation or a redeploy) per environment at a time, across every console
+// The console-wide lock: one dangerous operation (a rotation or a redeploy) per environment at a time, across every console
 // replica sharing the store. The lock is a lease: the holder renews it while it works, so a console
 // that crashed stops blocking once the lease runs out — or at once, when the store can see that the
 // holder's process on this same machine is gone.
@@ -12,7 +13,6 @@ import { processWide } from '@/lib/process-wide';
 export const LOCK_LEASE_MS = 120_000;
 const RENEW_EVERY_MS = LOCK_LEASE_MS / 4;
 
-export type LockedOperation = 'rotation' | 'redeploy';
 
 export interface LockHolder {
   by: string;

@@ -1,8 +1,8 @@
 import type { ConsoleConfig, Role } from '@/lib/config/schema';
 
 // Roles come from the config (emails, or "group:NAME" for an IdP group claim), never from the IdP
-// or the browser alone: the config is re-read on every request, so removing someone takes effect
-// without waiting for their session to end.
+// or the browser alone. A session's role is resolved again on every request from the config the
+// process holds (lib/config/load.ts), so the config always wins over what was true at sign-in.
 
 export interface Principal {
   email: string;

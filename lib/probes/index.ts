@@ -2,10 +2,19 @@ import 'server-only';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
-import { redact } from '@/lib/aws/errors';
+import { redact, shorten } from '@/lib/redact';
 
-// Direct network probes: a TCP connect plus PostgreSQL's SSLRequest (so "accepted but nobody
-// answers" reads as timed out, as a dropping firewall or a dead tunnel does), and an HTTP GET.
+// Direct network probes from the console: a TCP connect plus PostgreSQL's SSLRequest (so "accepted
+// but nobody answers" reads as timed out, as a dropping firewall or a dead tunnel does), and an HTTP
+// GET for the backends' /health. The checks, the runbooks and the rolling restart all probe here.
+
+/** Where the console reaches a backend's /health: the configured URL, else its private IP. */
+export function healthUrl(
+  health: { port: number; path: string; urls: Record<string, string> },
+  instance: { id: string; privateIp: string | null },
+): string | null {
+  return health.urls[instance.id] ?? (instance.privateIp ? `http://${instance.privateIp}:${health.port}${health.path}` : null);
+}
 
 export type TcpOutcome = 'answered' | 'refused' | 'connect-timeout' | 'no-answer' | 'dns' | 'unreachable' | 'closed' | 'error';
 
@@ -94,7 +103,7 @@ export function probeHttp(url: string, timeoutMs: number): Promise<HttpProbe> {
       });
       res.on('end', () => {
         const latencyMs = Math.round(performance.now() - started);
-        const body = statusCode === 200 ? null : redact(Buffer.concat(chunks).toString('utf8').replace(/\s+/g, ' ').trim()).slice(0, 200) || null;
+        const body = statusCode === 200 ? null : shorten(redact(Buffer.concat(chunks).toString('utf8')), 200) || null;
         done({ statusCode, latencyMs, outcome: 'answered', bodyExcerpt: body, detail: `HTTP ${statusCode} in ${latencyMs} ms` });
       });
       res.on('error', () => done({ statusCode, latencyMs: null, outcome: 'error', bodyExcerpt: null, detail: `HTTP ${statusCode}, body cut off` }));

@@ -1,0 +1,82 @@
+import type { Kysely, Migration } from 'kysely';
+
+// The store's schema, one kysely migration at a time (applied in name order by kysely's Migrator,
+// under its lock, so two replicas starting together apply each once). Never edit a migration that
+// has shipped: add the next one. The first ones use IF NOT EXISTS because stores created before
+// migrations existed already hold these tables.
+
+type AnyDb = Kysely<unknown>;
+
+/** SQLite and PostgreSQL spell an auto-increment key differently. */
+export type Dialect = 'sqlite' | 'postgres';
+
+export function migrations(dialect: Dialect): Record<string, Migration> {
+  return {
+    '0001-audit-log': {
+      async up(db: AnyDb) {
+        await db.schema
+          .createTable('audit_log')
+          .ifNotExists()
+          .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+          .addColumn('at', 'text', (c) => c.notNull())
+          .addColumn('actor', 'text', (c) => c.notNull())
+          .addColumn('role', 'text')
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('environment', 'text')
+          .addColumn('outcome', 'text', (c) => c.notNull())
+          .addColumn('detail', 'text')
+          .addColumn('step_timings', 'text')
+          .execute();
+        await db.schema.createIndex('audit_log_environment_at').ifNotExists().on('audit_log').columns(['environment', 'at']).execute();
+      },
+    },
+    '0002-operations': {
+      async up(db: AnyDb) {
+        await db.schema
+          .createTable('console_locks')
+          .ifNotExists()
+          .addColumn('environment', 'text', (c) => c.primaryKey())
+          .addColumn('owner', 'text', (c) => c.notNull())
+          .addColumn('operation', 'text', (c) => c.notNull())
+          .addColumn('operation_id', 'text', (c) => c.notNull())
+          .addColumn('held_by', 'text', (c) => c.notNull())
+          .addColumn('since', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('rotations')
+          .ifNotExists()
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('environment', 'text', (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('started_by', 'text', (c) => c.notNull())
+          .addColumn('role', 'text')
+          .addColumn('started_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addColumn('finished_at', 'text')
+          .addColumn('error', 'text')
+          .addColumn('steps', 'text', (c) => c.notNull())
+          .addColumn('pending_version', 'integer')
+          .execute();
+        await db.schema.createIndex('rotations_environment_started').ifNotExists().on('rotations').columns(['environment', 'started_at']).execute();
+        await db.schema
+          .createTable('redeploys')
+          .ifNotExists()
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('environment', 'text', (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('started_by', 'text', (c) => c.notNull())
+          .addColumn('role', 'text')
+          .addColumn('started_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addColumn('finished_at', 'text')
+          .addColumn('error', 'text')
+          .addColumn('image_tag', 'text')
+          .addColumn('reason', 'text', (c) => c.notNull())
+          .addColumn('instances', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('redeploys_environment_started').ifNotExists().on('redeploys').columns(['environment', 'started_at']).execute();
+      },
+    },
+  };
+}
