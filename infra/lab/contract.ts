@@ -12,7 +12,7 @@ export interface LabOptions {
   region: string;
   /** How long RDS shows `resetting-master-credentials` before the password really changes. */
   resetSeconds: number;
-  /** How often the DB network re-reads security groups and instance state from the EC2 API. */
+  /** How often the DB network re-reads security groups, network ACLs and instance state from the EC2 API. */
   syncIntervalMs: number;
   log: (line: string) => void;
 }
@@ -23,12 +23,56 @@ export interface LabState {
   region: string;
   /** The RDS endpoint as an operator's SSM tunnel (and the console) reaches it. */
   db: { host: string; port: number };
-  rds: { instanceId: string; endpointAddress: string; port: number; masterUsername: string; dbName: string };
+  rds: LabRdsState;
+  /** Ids of the seeded network; its rules and associations change live: read those from EC2. */
+  vpc: LabVpcState;
   parameterPrefix: string;
-  instances: LabHostState[];
+  instances: LabInstanceState[];
   local: { databaseUrl: string; backendUrl: string; envFile: string };
   /** The console config (environments `production` and `local`) the lab wrote for this run. */
   configPath: string;
+}
+
+export interface LabRdsState {
+  instanceId: string;
+  endpointAddress: string;
+  port: number;
+  masterUsername: string;
+  dbName: string;
+  subnetGroupName: string;
+  /** DescribeDBInstances → DBSubnetGroup.Subnets. */
+  subnetIds: string[];
+  /** The subnet of RDS's network interface (the instance's availability zone) and its address there. */
+  subnetId: string;
+  privateIp: string;
+}
+
+export interface LabSubnetState {
+  id: string;
+  name: string;
+  cidr: string;
+  availabilityZone: string;
+}
+
+export interface LabVpcState {
+  id: string;
+  cidr: string;
+  /** Where the backends run; instance i is in appSubnets[i]. */
+  appSubnets: LabSubnetState[];
+  /** The DB subnet group's subnets. */
+  dbSubnets: LabSubnetState[];
+  defaultNetworkAclId: string;
+  appNetworkAclId: string;
+  dbNetworkAclId: string;
+  backendSecurityGroupId: string;
+  dbSecurityGroupId: string;
+}
+
+/** A backend instance as the lab reports it: the host's state plus where it sits in the network. */
+export interface LabInstanceState extends LabHostState {
+  subnetId: string;
+  /** Where this instance's connections to the RDS endpoint go: a test connecting here connects as the instance. */
+  dbRoute: { host: string; port: number };
 }
 
 export interface LabHostState {
@@ -55,6 +99,11 @@ export interface ContainerState {
 }
 
 export interface Lab extends LabState {
+  /**
+   * Resolves once the DB network has finished a read of EC2 and RDS that began after the call: from
+   * then on it enforces what those APIs said (security groups, network ACLs, instance groups).
+   */
+  networkSynced(): Promise<void>;
   stop(): Promise<void>;
 }
 

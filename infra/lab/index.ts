@@ -175,13 +175,17 @@ export async function startLab(overrides: Partial<LabOptions> = {}): Promise<Lab
 
     const tunnel = network.route(TUNNEL);
     const configPath = join(dataDir, 'console.config.json');
+    const instances = () =>
+      activeFleet.hosts().map((host) => ({ ...host, subnetId: world.instances.find((i) => i.id === host.id)!.subnetId, dbRoute: network.route(host.id) }));
+    const { networkInterfaceId: _eni, ...rds } = world.rds;
     const snapshot = (): LabState => ({
       awsEndpoint: gateway.url,
       region: options.region,
       db: tunnel,
-      rds: world.rds,
+      rds,
+      vpc: world.vpc,
       parameterPrefix: PARAMETER_PREFIX,
-      instances: activeFleet.hosts(),
+      instances: instances(),
       local: { databaseUrl: postgres.localDatabaseUrl, backendUrl: activeFleet.localBackendUrl(), envFile },
       configPath,
     });
@@ -195,8 +199,9 @@ export async function startLab(overrides: Partial<LabOptions> = {}): Promise<Lab
     const lab: Lab = {
       ...snapshot(),
       get instances() {
-        return activeFleet.hosts();
+        return instances();
       },
+      networkSynced: () => network.synced(),
       stop: () => (stopping ??= stopAll().then(() => log('lab stopped'))),
     };
     return lab;

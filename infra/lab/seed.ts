@@ -1,8 +1,23 @@
-import { AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, CreateSubnetCommand, CreateVpcCommand, DescribeImagesCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import {
+  AuthorizeSecurityGroupIngressCommand,
+  CreateNetworkAclCommand,
+  CreateNetworkAclEntryCommand,
+  CreateNetworkInterfaceCommand,
+  CreateSecurityGroupCommand,
+  CreateSubnetCommand,
+  CreateVpcCommand,
+  DescribeImagesCommand,
+  DescribeNetworkAclsCommand,
+  EC2Client,
+  ReplaceNetworkAclAssociationCommand,
+  RunInstancesCommand,
+  type RuleAction,
+} from '@aws-sdk/client-ec2';
 import { AddRoleToInstanceProfileCommand, CreateInstanceProfileCommand, CreateRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { CreateDBInstanceCommand, CreateDBSubnetGroupCommand, RDSClient } from '@aws-sdk/client-rds';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { RDS_INTERFACE_DESCRIPTION } from './network/db-network';
 import { MASTER_DATABASE, MASTER_USERNAME } from './postgres';
 
 // The LinkBox world as CloudFormation would build it (infrastructure/02-database.yml and
@@ -16,17 +31,88 @@ export const DB_SG_NAME = 'linkbox-db-sg';
 export const BACKEND_NAME = 'linkbox-backend';
 export const BACKEND_ROLE = 'linkbox-backend-role';
 export const BACKEND_PROFILE = 'linkbox-backend-profile';
+export const VPC_CIDR = '10.0.0.0/16';
+export const DB_SUBNET_GROUP = 'linkbox-db-subnets';
+export const APP_NACL_NAME = 'linkbox-app-nacl';
+export const DB_NACL_NAME = 'linkbox-db-nacl';
+/**
+ * The VPC as a two-tier CloudFormation template lays it out: the backends in private app subnets,
+ * RDS in DB subnets (its subnet group), one zone each. Subnet order is instance order: the first
+ * backend (the tunnel's carrier) lives in 10.0.1.0/24, and the DB in the first zone's DB subnet.
+ */
+const APP_SUBNETS = [
+  { name: 'linkbox-app-a', cidr: '10.0.1.0/24', zone: 'a' },
+  { name: 'linkbox-app-b', cidr: '10.0.2.0/24', zone: 'b' },
+];
+const DB_SUBNETS = [
+  { name: 'linkbox-db-a', cidr: '10.0.11.0/24', zone: 'a' },
+  { name: 'linkbox-db-b', cidr: '10.0.12.0/24', zone: 'b' },
+];
+/** The DB's address in its subnet (RDS picks one; the lab fixes it so tests can write rules for it). */
+const DB_PRIVATE_IP = '10.0.11.25';
+/** Linux's ephemeral source ports are 32768-60999; the usual NACL rules allow 1024-65535 back. */
+const EPHEMERAL = { From: 1024, To: 65535 };
+
+type AclRule = { rule: number; egress: boolean; action: RuleAction; cidr: string; ports?: { From: number; To: number }; protocol?: string };
+
+/**
+ * The custom network ACLs. NACLs are stateless, so every request rule has its reply rule. The app
+ * subnets also talk HTTPS out (SSM, ECR through the NAT: replies come from anywhere) and answer the
+ * load balancer's health checks on :80 from inside the VPC. The `*` rule (32767, deny all) ends
+ * every custom ACL in AWS; moto does not list it, the lab's network applies it all the same.
+ */
+const APP_ACL_RULES: AclRule[] = [
+  ...DB_SUBNETS.map((s, i) => ({ rule: 100 + i, egress: true, action: 'allow' as const, cidr: s.cidr, ports: { From: DB_PORT, To: DB_PORT } })),
+  ...DB_SUBNETS.map((s, i) => ({ rule: 100 + i, egress: false, action: 'allow' as const, cidr: s.cidr, ports: EPHEMERAL })),
+  { rule: 200, egress: true, action: 'allow', cidr: '0.0.0.0/0', ports: { From: 443, To: 443 } },
+  { rule: 200, egress: false, action: 'allow', cidr: '0.0.0.0/0', ports: EPHEMERAL },
+  { rule: 300, egress: false, action: 'allow', cidr: VPC_CIDR, ports: { From: 80, To: 80 } },
+  { rule: 300, egress: true, action: 'allow', cidr: VPC_CIDR, ports: EPHEMERAL },
+];
+const DB_ACL_RULES: AclRule[] = [
+  ...APP_SUBNETS.map((s, i) => ({ rule: 100 + i, egress: false, action: 'allow' as const, cidr: s.cidr, ports: { From: DB_PORT, To: DB_PORT } })),
+  ...APP_SUBNETS.map((s, i) => ({ rule: 100 + i, egress: true, action: 'allow' as const, cidr: s.cidr, ports: EPHEMERAL })),
+];
+
 /** The seed's own caller, so its calls are easy to tell apart (they are zeroed after seeding anyway). */
 export const SEED_CREDENTIALS = { accessKeyId: 'LABSEED', secretAccessKey: 'lab-not-a-secret' };
 
+export interface SeededSubnet {
+  id: string;
+  name: string;
+  cidr: string;
+  availabilityZone: string;
+}
+
 export interface SeededWorld {
   accountId: string;
-  vpcId: string;
-  subnetIds: string[];
-  backendSecurityGroupId: string;
-  dbSecurityGroupId: string;
-  instances: Array<{ id: string; name: string; privateIp: string }>;
-  rds: { instanceId: string; endpointAddress: string; port: number; masterUsername: string; dbName: string };
+  vpc: {
+    id: string;
+    cidr: string;
+    appSubnets: SeededSubnet[];
+    dbSubnets: SeededSubnet[];
+    /** The VPC's default ACL (allows everything), the custom ones of the app and DB subnets. */
+    defaultNetworkAclId: string;
+    appNetworkAclId: string;
+    dbNetworkAclId: string;
+    backendSecurityGroupId: string;
+    dbSecurityGroupId: string;
+  };
+  instances: Array<{ id: string; name: string; privateIp: string; subnetId: string }>;
+  rds: {
+    instanceId: string;
+    endpointAddress: string;
+    port: number;
+    masterUsername: string;
+    dbName: string;
+    subnetGroupName: string;
+    /** The subnet group's subnets, as DescribeDBInstances reports them. */
+    subnetIds: string[];
+    /** Where the instance's network interface is: the DB subnet of its availability zone. */
+    subnetId: string;
+    privateIp: string;
+    networkInterfaceId: string;
+  };
 }
 
 export async function seedLinkBox(options: { endpoint: string; region: string; masterPassword: string }): Promise<SeededWorld> {
@@ -37,7 +123,7 @@ export async function seedLinkBox(options: { endpoint: string; region: string; m
   const ssm = new SSMClient(common);
   const sts = new STSClient(common);
   try {
-    const nameTag = (resource: 'vpc' | 'subnet' | 'security-group' | 'instance', name: string) => [
+    const nameTag = (resource: 'vpc' | 'subnet' | 'security-group' | 'instance' | 'network-acl', name: string) => [
       { ResourceType: resource, Tags: [{ Key: 'Name', Value: name }, { Key: 'Project', Value: 'linkbox' }] },
     ];
     // Independent resources are created side by side: start-up time is mostly this seed.
@@ -74,34 +160,74 @@ export async function seedLinkBox(options: { endpoint: string; region: string; m
 
     const { Account: accountId } = await sts.send(new GetCallerIdentityCommand({}));
     const [{ Vpc }, { Images }] = await Promise.all([
-      ec2.send(new CreateVpcCommand({ CidrBlock: '10.0.0.0/16', TagSpecifications: nameTag('vpc', 'linkbox-vpc') })),
+      ec2.send(new CreateVpcCommand({ CidrBlock: VPC_CIDR, TagSpecifications: nameTag('vpc', 'linkbox-vpc') })),
       ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] })),
     ]);
     const vpcId = Vpc!.VpcId!;
     const imageId = Images?.find((i) => i.ImageId)?.ImageId ?? 'ami-12c6146b';
     const roleReady = createRoleAndProfile();
 
-    const [subnets, backendSg, dbSg] = await Promise.all([
-      // Subnet order is instance order: the first backend (the tunnel's carrier) lives in 10.0.1.0/24.
+    const createSubnets = (layout: typeof APP_SUBNETS) =>
       Promise.all(
-        ['a', 'b'].map((zone, i) =>
+        layout.map(async ({ name, cidr, zone }) => {
+          const availabilityZone = `${options.region}${zone}`;
+          const { Subnet } = await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: cidr, AvailabilityZone: availabilityZone, TagSpecifications: nameTag('subnet', name) }));
+          return { id: Subnet!.SubnetId!, name, cidr, availabilityZone };
+        }),
+      );
+    const createAcl = async (name: string, rules: AclRule[]) => {
+      const { NetworkAcl } = await ec2.send(new CreateNetworkAclCommand({ VpcId: vpcId, TagSpecifications: nameTag('network-acl', name) }));
+      const aclId = NetworkAcl!.NetworkAclId!;
+      await Promise.all(
+        rules.map((r) =>
           ec2.send(
-            new CreateSubnetCommand({
-              VpcId: vpcId,
-              CidrBlock: `10.0.${i + 1}.0/24`,
-              AvailabilityZone: `${options.region}${zone}`,
-              TagSpecifications: nameTag('subnet', `linkbox-private-${zone}`),
+            new CreateNetworkAclEntryCommand({
+              NetworkAclId: aclId,
+              RuleNumber: r.rule,
+              Egress: r.egress,
+              RuleAction: r.action,
+              Protocol: r.protocol ?? '6',
+              CidrBlock: r.cidr,
+              PortRange: r.ports,
             }),
           ),
         ),
-      ),
+      );
+      return aclId;
+    };
+
+    const [appSubnets, dbSubnets, appAclId, dbAclId, backendSg, dbSg] = await Promise.all([
+      createSubnets(APP_SUBNETS),
+      createSubnets(DB_SUBNETS),
+      createAcl(APP_NACL_NAME, APP_ACL_RULES),
+      createAcl(DB_NACL_NAME, DB_ACL_RULES),
       ec2.send(new CreateSecurityGroupCommand({ GroupName: BACKEND_SG_NAME, Description: 'LinkBox backend instances', VpcId: vpcId, TagSpecifications: nameTag('security-group', BACKEND_SG_NAME) })),
       ec2.send(new CreateSecurityGroupCommand({ GroupName: DB_SG_NAME, Description: 'LinkBox RDS PostgreSQL', VpcId: vpcId, TagSpecifications: nameTag('security-group', DB_SG_NAME) })),
     ]);
-    const subnetIds = subnets.map((s) => s.Subnet!.SubnetId!);
+
+    // A new subnet starts on the VPC's default ACL; moving it is ReplaceNetworkAclAssociation.
+    const { NetworkAcls } = await ec2.send(new DescribeNetworkAclsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }] }));
+    const defaultAcl = NetworkAcls?.find((acl) => acl.IsDefault);
+    if (!defaultAcl?.NetworkAclId) throw new Error('moto created linkbox-vpc without a default network ACL');
+    const associationOf = (subnetId: string) => defaultAcl.Associations?.find((a) => a.SubnetId === subnetId)?.NetworkAclAssociationId;
+    const dbZone = dbSubnets[0]!;
 
     await Promise.all([
-      rds.send(new CreateDBSubnetGroupCommand({ DBSubnetGroupName: 'linkbox-db-subnets', DBSubnetGroupDescription: 'LinkBox private subnets', SubnetIds: subnetIds })),
+      (async () => {
+        // One at a time: each call rewrites the default ACL's association list in moto.
+        for (const [subnet, aclId] of [...appSubnets.map((s) => [s, appAclId] as const), ...dbSubnets.map((s) => [s, dbAclId] as const)]) {
+          const associationId = associationOf(subnet.id);
+          if (!associationId) throw new Error(`moto did not associate ${subnet.name} with the default network ACL`);
+          await ec2.send(new ReplaceNetworkAclAssociationCommand({ AssociationId: associationId, NetworkAclId: aclId }));
+        }
+      })(),
+      rds.send(
+        new CreateDBSubnetGroupCommand({
+          DBSubnetGroupName: DB_SUBNET_GROUP,
+          DBSubnetGroupDescription: 'LinkBox DB subnets',
+          SubnetIds: dbSubnets.map((s) => s.id),
+        }),
+      ),
       ec2.send(
         new AuthorizeSecurityGroupIngressCommand({
           GroupId: dbSg.GroupId,
@@ -113,7 +239,7 @@ export async function seedLinkBox(options: { endpoint: string; region: string; m
       roleReady,
     ]);
 
-    const [created, ...runs] = await Promise.all([
+    const [created, networkInterface, ...runs] = await Promise.all([
       rds.send(
         new CreateDBInstanceCommand({
           DBInstanceIdentifier: RDS_INSTANCE_ID,
@@ -127,18 +253,29 @@ export async function seedLinkBox(options: { endpoint: string; region: string; m
           Port: DB_PORT,
           PubliclyAccessible: false,
           VpcSecurityGroupIds: [dbSg.GroupId!],
-          DBSubnetGroupName: 'linkbox-db-subnets',
+          DBSubnetGroupName: DB_SUBNET_GROUP,
+          AvailabilityZone: dbZone.availabilityZone,
           Tags: [{ Key: 'Name', Value: RDS_INSTANCE_ID }, { Key: 'Project', Value: 'linkbox' }],
         }),
       ),
-      ...subnetIds.map((subnetId) =>
+      // RDS's own interface in the DB subnet, as AWS shows it (DescribeNetworkInterfaces,
+      // description "RDSNetworkInterface"): where the endpoint's address lives. moto's RDS makes none.
+      ec2.send(
+        new CreateNetworkInterfaceCommand({
+          SubnetId: dbZone.id,
+          Groups: [dbSg.GroupId!],
+          PrivateIpAddress: DB_PRIVATE_IP,
+          Description: RDS_INTERFACE_DESCRIPTION,
+        }),
+      ),
+      ...appSubnets.map((subnet) =>
         ec2.send(
           new RunInstancesCommand({
             ImageId: imageId,
             InstanceType: 't3.micro',
             MinCount: 1,
             MaxCount: 1,
-            SubnetId: subnetId,
+            SubnetId: subnet.id,
             SecurityGroupIds: [backendSg.GroupId!],
             IamInstanceProfile: { Name: BACKEND_PROFILE },
             TagSpecifications: nameTag('instance', BACKEND_NAME),
@@ -150,7 +287,7 @@ export async function seedLinkBox(options: { endpoint: string; region: string; m
     if (!endpointAddress) throw new Error('moto created linkbox-db without an endpoint address');
     const instances: SeededWorld['instances'] = runs.map((run) => {
       const instance = run.Instances![0]!;
-      return { id: instance.InstanceId!, name: BACKEND_NAME, privateIp: instance.PrivateIpAddress! };
+      return { id: instance.InstanceId!, name: BACKEND_NAME, privateIp: instance.PrivateIpAddress!, subnetId: instance.SubnetId! };
     });
 
     const parameters: Array<[string, string, 'String' | 'SecureString']> = [
@@ -167,12 +304,30 @@ export async function seedLinkBox(options: { endpoint: string; region: string; m
 
     return {
       accountId: accountId!,
-      vpcId,
-      subnetIds,
-      backendSecurityGroupId: backendSg.GroupId!,
-      dbSecurityGroupId: dbSg.GroupId!,
+      vpc: {
+        id: vpcId,
+        cidr: VPC_CIDR,
+        appSubnets,
+        dbSubnets,
+        defaultNetworkAclId: defaultAcl.NetworkAclId,
+        appNetworkAclId: appAclId,
+        dbNetworkAclId: dbAclId,
+        backendSecurityGroupId: backendSg.GroupId!,
+        dbSecurityGroupId: dbSg.GroupId!,
+      },
       instances,
-      rds: { instanceId: RDS_INSTANCE_ID, endpointAddress, port: DB_PORT, masterUsername: MASTER_USERNAME, dbName: MASTER_DATABASE },
+      rds: {
+        instanceId: RDS_INSTANCE_ID,
+        endpointAddress,
+        port: DB_PORT,
+        masterUsername: MASTER_USERNAME,
+        dbName: MASTER_DATABASE,
+        subnetGroupName: DB_SUBNET_GROUP,
+        subnetIds: dbSubnets.map((s) => s.id),
+        subnetId: dbZone.id,
+        privateIp: networkInterface.NetworkInterface!.PrivateIpAddress!,
+        networkInterfaceId: networkInterface.NetworkInterface!.NetworkInterfaceId!,
+      },
     };
   } finally {
     for (const client of [ec2, rds, iam, ssm, sts]) client.destroy();

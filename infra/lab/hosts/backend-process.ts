@@ -1,14 +1,17 @@
 // One LinkBox backend container, as its own OS process: started with an IPC channel by the fleet
 // (container.ts), it does what start_application.sh and the FastAPI app do — read the four SSM
-// parameters, build DATABASE_URL without encoding, and answer /health with a fresh DB connection.
-// It never prints DATABASE_URL or the password; the IPC channel is the only place the URL travels
-// (so that `docker restart` can reuse it, as docker keeps a container's environment).
+// parameters, build DATABASE_URL without encoding, read it as Pydantic settings and SQLAlchemy do
+// (database-url.ts models that chain: a URL the app cannot parse stops it at import, as the real
+// one dies before Uvicorn listens), and answer /health with a fresh DB connection made with exactly
+// the user, password, host, port and database psycopg2 would send. It never prints DATABASE_URL or
+// the password; the IPC channel is the only place the URL travels (so that `docker restart` can
+// reuse it, as docker keeps a container's environment).
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import pg from 'pg';
-import { DatabaseUrlError, displayHost, parseDatabaseUrl, scrubSecret, type ParsedDatabaseUrl } from './database-url';
+import { backendLoginFromDatabaseUrl, backendLoginFromSsm, displayHost, LIBPQ_DEFAULTS, scrubSecret, type BackendLogin, type BackendUrlOutcome, type SsmDatabaseSettings } from './database-url';
 import type { BackendStart, ToBackend, FromBackend } from './backend-messages';
 
 const CONNECT_TIMEOUT_MS = 3000;
@@ -61,22 +64,33 @@ process.on('message', (message: ToBackend) => {
   }
 });
 
-async function start(config: BackendStart): Promise<void> {
-  let databaseUrl: string;
-  if (config.databaseUrl !== undefined) {
-    databaseUrl = config.databaseUrl;
-  } else {
-    databaseUrl = await readDatabaseUrlFromSsm(config);
-    send({ type: 'resolved', databaseUrl });
-  }
+/** What the app does with its DATABASE_URL: a login to try, or the error every request meets. */
+type Target = { login: BackendLogin; secret: string } | { error: string; secret: string };
 
-  let target: ParsedDatabaseUrl | DatabaseUrlError;
-  try {
-    target = parseDatabaseUrl(databaseUrl);
-  } catch (err) {
-    // An app given a malformed URL still starts and fails each request, as SQLAlchemy's lazy engine does.
-    target = err instanceof DatabaseUrlError ? err : new DatabaseUrlError('invalid DATABASE_URL');
+async function start(config: BackendStart): Promise<void> {
+  let outcome: BackendUrlOutcome;
+  if (config.databaseUrl !== undefined) {
+    outcome = backendLoginFromDatabaseUrl(config.databaseUrl);
+  } else {
+    const ssm = await readSsm(config);
+    outcome = backendLoginFromSsm(ssm);
+    // `docker run` itself failed: there is no container, and nothing to remember.
+    if (!outcome.ok && outcome.stage === 'docker-run') throw fail(outcome.error);
+    send({ type: 'resolved', databaseUrl: outcome.databaseUrl! });
   }
+  const secret = passwordPart(outcome.databaseUrl ?? '');
+
+  if (!outcome.ok && (outcome.stage === 'settings' || outcome.stage === 'create-engine')) {
+    // The app dies importing app.core.config (pydantic) or creating its engine (SQLAlchemy):
+    // Uvicorn never listens. The real traceback would show the URL; this one never does.
+    const error =
+      outcome.stage === 'settings'
+        ? `pydantic_core._pydantic_core.ValidationError: 1 validation error for Settings: database_url: ${outcome.error} [type=url_parsing, input_value=<DATABASE_URL, hidden>, input_type=str]`
+        : `sqlalchemy.exc.ArgumentError: ${outcome.error}`;
+    log('Traceback (most recent call last):');
+    throw fail(`the app failed to start: ${scrubSecret(error, secret)}`);
+  }
+  const target: Target = outcome.ok ? { login: outcome.login, secret } : { error: outcome.error, secret };
 
   const server = createServer((req, res) => {
     handle(req, res, target, config).catch(() => respond(res, 500, { detail: 'Internal Server Error' }));
@@ -90,7 +104,15 @@ async function start(config: BackendStart): Promise<void> {
   });
 }
 
-async function readDatabaseUrlFromSsm(config: BackendStart): Promise<string> {
+/** The credentials part of a DATABASE_URL after the first ":" (what must never be shown). */
+function passwordPart(databaseUrl: string): string {
+  const rest = databaseUrl.replace(/^[a-z+]+:\/\//i, '');
+  const credentials = rest.slice(0, Math.max(rest.lastIndexOf('@'), 0));
+  const colon = credentials.indexOf(':');
+  return colon >= 0 ? credentials.slice(colon + 1) : '';
+}
+
+async function readSsm(config: BackendStart): Promise<SsmDatabaseSettings> {
   const ssm = new SSMClient({
     region: config.region,
     endpoint: config.awsEndpoint,
@@ -115,21 +137,22 @@ async function readDatabaseUrlFromSsm(config: BackendStart): Promise<string> {
     const username = await read('db-username', false);
     const password = await read('db-password', true);
     const name = await read('db-name', false);
-    return `postgresql://${username}:${password}@${endpoint}:5432/${name}`;
+    return { endpoint, username, password, name };
   } finally {
     ssm.destroy();
   }
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, target: ParsedDatabaseUrl | DatabaseUrlError, config: BackendStart) {
+async function handle(req: IncomingMessage, res: ServerResponse, target: Target, config: BackendStart) {
   const path = (req.url ?? '/').split('?')[0];
   if (path !== '/health') return respond(res, 404, { detail: 'Not Found' }, req);
   if (req.method !== 'GET' && req.method !== 'HEAD') return respond(res, 405, { detail: 'Method Not Allowed' }, req);
   if (unhealthyFault) return respond(res, 503, { status: 'unhealthy', error: 'lab fault: unhealthy' }, req);
-  if (target instanceof DatabaseUrlError) return respond(res, 503, { status: 'unhealthy', error: target.message }, req);
-  const error = await checkDatabase(target, config);
+  if ('error' in target) return respond(res, 503, { status: 'unhealthy', error: scrubSecret(target.error, target.secret) }, req);
+  const error = await checkDatabase(target.login, config);
   if (error === null) return respond(res, 200, { status: 'healthy' }, req);
-  return respond(res, 503, { status: 'unhealthy', error: scrubSecret(error, target.password) }, req);
+  const scrubbed = scrubSecret(scrubSecret(error, target.login.password ?? ''), target.secret);
+  return respond(res, 503, { status: 'unhealthy', error: scrubbed }, req);
 }
 
 function respond(res: ServerResponse, status: number, body: object, req?: IncomingMessage): void {
@@ -139,25 +162,39 @@ function respond(res: ServerResponse, status: number, body: object, req?: Incomi
   if (req) log(`INFO:     127.0.0.1 - "${req.method} ${req.url} HTTP/1.1" ${status}`);
 }
 
+/** The port RDS listens on (the seed's DB_PORT); other ports of the endpoint are dropped by its security group. */
+const RDS_PORT = 5432;
+
 /** A fresh connection every time, as the app's health endpoint does: null when SELECT 1 answers. */
-async function checkDatabase(target: ParsedDatabaseUrl, config: BackendStart): Promise<string | null> {
-  const where = `connection to server at "${displayHost(target.host)}", port ${target.port} failed`;
+async function checkDatabase(login: BackendLogin, config: BackendStart): Promise<string | null> {
+  if (login.host === null) {
+    return 'connection to server on socket "/var/run/postgresql/.s.PGSQL.5432" failed: No such file or directory\n\tIs the server running locally and accepting connections on that socket?';
+  }
+  const host = login.host;
+  const where = `connection to server at "${displayHost(host)}", port ${login.port} failed`;
   let connectTo: { host: string; port: number };
-  if (config.rdsEndpointAddress && target.host === config.rdsEndpointAddress && config.dbRoute) {
+  // DNS names are case-insensitive: an upper-case endpoint still resolves to RDS.
+  if (config.rdsEndpointAddress && host.toLowerCase() === config.rdsEndpointAddress.toLowerCase() && config.dbRoute) {
+    if (login.port !== RDS_PORT) {
+      await new Promise((r) => setTimeout(r, CONNECT_TIMEOUT_MS));
+      return `${where}: timeout expired`;
+    }
     connectTo = config.dbRoute;
-  } else if (target.host === 'localhost' || isIP(target.host)) {
-    connectTo = { host: target.host, port: target.port };
+  } else if (host === 'localhost' || isIP(host)) {
+    connectTo = { host, port: login.port };
   } else {
     // The lab's network knows only the RDS endpoint by name; asking real DNS would hang offline.
-    return `could not translate host name "${displayHost(target.host)}" to address: Name or service not known`;
+    return `could not translate host name "${displayHost(host)}" to address: Name or service not known`;
   }
+  if (login.password === null) return `${where}: fe_sendauth: no password supplied`;
 
+  const user = login.user ?? LIBPQ_DEFAULTS.user;
   const client = new pg.Client({
     host: connectTo.host,
     port: connectTo.port,
-    user: target.user,
-    password: target.password,
-    database: target.database,
+    user,
+    password: login.password,
+    database: login.database ?? user,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     query_timeout: CONNECT_TIMEOUT_MS,
   });

@@ -1,18 +1,45 @@
 import net from 'node:net';
-import { DescribeInstancesCommand, DescribeSecurityGroupsCommand, EC2Client, type IpPermission } from '@aws-sdk/client-ec2';
+import {
+  DescribeInstancesCommand,
+  DescribeNetworkAclsCommand,
+  DescribeNetworkInterfacesCommand,
+  DescribeSecurityGroupsCommand,
+  EC2Client,
+  type IpPermission,
+  type NetworkAcl,
+  type SecurityGroup,
+} from '@aws-sdk/client-ec2';
 import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
-import { ingressAdmits, type Source } from './ingress';
+import { egressAdmits, ingressAdmits, type Source } from './ingress';
+import { aclDropsFlow, type AclDrop } from './nacl';
 
 // The network between LinkBox's hosts and the RDS endpoint. Each simulated source (a backend
 // instance, or `tunnel`: an SSM port-forwarding session, which leaves AWS through the first backend
-// instance and so carries its security groups) gets its own listener, so the lab knows who is
-// connecting. Admission follows the DB security groups' current ingress as EC2 reports it; what is
-// not admitted is accepted and then never answered, like a dropped SYN. A stopped or rebooting
+// instance and so carries its security groups, address and subnet) gets its own listener, so the
+// lab knows who is connecting. Every `syncIntervalMs` it re-reads, from moto, each instance's own
+// security groups, private IP and subnet (DescribeInstances), the rules of every group in the VPC
+// (DescribeSecurityGroups), the VPC's network ACLs and their subnet associations
+// (DescribeNetworkAcls), and where RDS sits (DescribeDBInstances: status, port, groups, subnet
+// group; DescribeNetworkInterfaces: the "RDSNetworkInterface" in the DB subnet and its address).
+//
+// A new connection gets through when, as in a VPC: the source's groups allow egress to the DB on
+// its port, the DB's groups admit the source (by group or by a CIDR holding its address), and the
+// network ACLs pass all four legs of the flow (see nacl.ts). The flow's client port is the source
+// port the kernel gave the simulated host's socket: Linux draws it from 32768-60999
+// (net.ipv4.ip_local_port_range), as the backend's own Linux would; a kernel configured otherwise
+// has its port folded into that range. What is not let through is accepted and never answered —
+// a dropped SYN, or a dropped SYN-ACK when only the reply path is denied, looks the same to the
+// client: a connect timeout. Security groups are stateful, so an open session survives a rule's
+// removal; network ACLs are not, so an open session whose packets an ACL change starts dropping
+// stalls (nothing moves either way) until the ACLs let it through again. A stopped or rebooting
 // instance has no listener at all, so connections are refused.
 
 export const TUNNEL = 'tunnel';
 
 /** RDS states in which nothing listens on the endpoint. */
+/** What RDS calls the network interface it puts in the VPC for an instance (the seed makes one). */
+export const RDS_INTERFACE_DESCRIPTION = 'RDSNetworkInterface';
+
 const NOT_LISTENING = new Set(['stopped', 'stopping', 'starting', 'rebooting', 'deleting', 'failed', 'inaccessible-encryption-credentials']);
 
 export interface DbNetworkOptions {
@@ -32,18 +59,49 @@ export interface DbNetwork {
   /** Where `sourceId` (an instance id or `tunnel`) connects to reach the RDS endpoint. */
   route(sourceId: string): { host: string; port: number };
   sources(): string[];
-  /** Re-reads the security groups and the instance's state now instead of at the next tick. */
+  /** Re-reads the security groups, ACLs and the instance's state now instead of at the next tick. */
   refresh(): Promise<void>;
+  /** Resolves once a read that began after the call has succeeded and is being enforced. */
+  synced(): Promise<void>;
   /** RDS physics holds the endpoint down while a reboot lasts (moto has no rebooting state). */
   setRebooting(rebooting: boolean): Promise<void>;
   stop(): Promise<void>;
 }
 
+/** An address in the VPC with its security groups. */
+interface Placed extends Source {
+  subnetId: string | undefined;
+}
+
 interface View {
   rdsStatus: string;
   dbPort: number;
+  /** RDS's interface: the DB's groups (RDS's VpcSecurityGroups), address and subnet. */
+  db: Placed;
+  /** The ingress rules of the DB's groups. */
   ingress: IpPermission[];
-  sources: Map<string, Source>;
+  groups: Map<string, SecurityGroup>;
+  acls: NetworkAcl[];
+  sources: Map<string, Placed>;
+}
+
+/** Linux's default net.ipv4.ip_local_port_range. */
+const EPHEMERAL_FIRST = 32768;
+const EPHEMERAL_LAST = 60999;
+
+/** The client port of a simulated host's connection: the kernel's own choice, kept in Linux's range. */
+export function ephemeralSourcePort(kernelPort: number | undefined): number {
+  const port = kernelPort ?? 0;
+  if (port >= EPHEMERAL_FIRST && port <= EPHEMERAL_LAST) return port;
+  return EPHEMERAL_FIRST + (port % (EPHEMERAL_LAST - EPHEMERAL_FIRST + 1));
+}
+
+interface Flow {
+  client: net.Socket;
+  server: net.Socket;
+  sourceId: string;
+  sourcePort: number;
+  stalled: boolean;
 }
 
 interface Listener {
@@ -62,64 +120,140 @@ export async function startDbNetwork(options: DbNetworkOptions): Promise<DbNetwo
   const rds = new RDSClient(clientConfig);
   const sourceIds = [...options.instanceIds, TUNNEL];
   const listeners = new Map<string, Listener>(sourceIds.map((id) => [id, { port: 0, server: undefined }]));
-  const proxied = new Set<{ client: net.Socket; server: net.Socket }>();
+  const flows = new Set<Flow>();
   const held = new Set<net.Socket>();
   let view: View | undefined;
   let rebooting = false;
   let stopped = false;
   let syncFailing = false;
   let syncing: Promise<void> | undefined;
+  /** synced() callers waiting for a read that starts after they asked. */
+  let awaitingSync: Array<() => void> = [];
+  /** The last reason each source was dropped for, so the log says it once, not per connection. */
+  const lastDropReason = new Map<string, string>();
 
   const read = async (): Promise<View> => {
-    const { DBInstances } = await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: options.rdsInstanceId })).catch((err: Error) => {
-      if (err.name === 'DBInstanceNotFoundFault' || err.name === 'DBInstanceNotFound') return { DBInstances: [] };
-      throw err;
-    });
+    const [{ DBInstances }, { Reservations }] = await Promise.all([
+      rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: options.rdsInstanceId })).catch((err: Error) => {
+        if (err.name === 'DBInstanceNotFoundFault' || err.name === 'DBInstanceNotFound') return { DBInstances: [] };
+        throw err;
+      }),
+      ec2.send(new DescribeInstancesCommand({ InstanceIds: options.instanceIds })),
+    ]);
     const db = DBInstances?.[0];
-    const groupIds = (db?.VpcSecurityGroups ?? []).map((g) => g.VpcSecurityGroupId).filter((id): id is string => !!id);
-    const ingress: IpPermission[] = [];
-    if (groupIds.length > 0) {
-      const { SecurityGroups } = await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: groupIds }));
-      for (const group of SecurityGroups ?? []) ingress.push(...(group.IpPermissions ?? []));
-    }
-    const sources = new Map<string, Source>();
-    const { Reservations } = await ec2.send(new DescribeInstancesCommand({ InstanceIds: options.instanceIds }));
-    for (const instance of (Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
+    const instances = (Reservations ?? []).flatMap((r) => r.Instances ?? []);
+    const vpcId = db?.DBSubnetGroup?.VpcId ?? instances.find((i) => i.VpcId)?.VpcId;
+    const vpcFilter = [{ Name: 'vpc-id', Values: [vpcId ?? 'none'] }];
+    const [{ SecurityGroups }, { NetworkAcls }, { NetworkInterfaces }] = vpcId
+      ? await Promise.all([
+          ec2.send(new DescribeSecurityGroupsCommand({ Filters: vpcFilter })),
+          ec2.send(new DescribeNetworkAclsCommand({ Filters: vpcFilter })),
+          ec2.send(new DescribeNetworkInterfacesCommand({ Filters: [...vpcFilter, { Name: 'description', Values: [RDS_INTERFACE_DESCRIPTION] }] })),
+        ])
+      : [{ SecurityGroups: [] }, { NetworkAcls: [] }, { NetworkInterfaces: [] }];
+
+    const groups = new Map((SecurityGroups ?? []).filter((g) => g.GroupId).map((g) => [g.GroupId!, g]));
+    const dbGroupIds = (db?.VpcSecurityGroups ?? []).map((g) => g.VpcSecurityGroupId).filter((id): id is string => !!id);
+    const ingress = dbGroupIds.flatMap((id) => groups.get(id)?.IpPermissions ?? []);
+    // RDS's interface is in one of its subnet group's subnets: the one of the instance's zone.
+    const dbSubnetIds = new Set((db?.DBSubnetGroup?.Subnets ?? []).map((s) => s.SubnetIdentifier));
+    const candidates = (NetworkInterfaces ?? []).filter((eni) => eni.SubnetId && dbSubnetIds.has(eni.SubnetId));
+    const eni = candidates.find((c) => c.AvailabilityZone === db?.AvailabilityZone) ?? candidates[0];
+
+    const sources = new Map<string, Placed>();
+    for (const instance of instances) {
       sources.set(instance.InstanceId!, {
+        // The instance's groups are its primary interface's; modify-instance-attribute --groups replaces them.
         securityGroupIds: (instance.SecurityGroups ?? []).map((g) => g.GroupId!).filter(Boolean),
         privateIp: instance.PrivateIpAddress,
+        subnetId: instance.SubnetId,
       });
     }
     const carrier = options.instanceIds[0];
     if (carrier && sources.has(carrier)) sources.set(TUNNEL, sources.get(carrier)!);
-    return { rdsStatus: db?.DBInstanceStatus ?? 'deleted', dbPort: db?.Endpoint?.Port ?? 5432, ingress, sources };
+    return {
+      rdsStatus: db?.DBInstanceStatus ?? 'deleted',
+      dbPort: db?.Endpoint?.Port ?? 5432,
+      db: { securityGroupIds: dbGroupIds, privateIp: eni?.PrivateIpAddress, subnetId: eni?.SubnetId },
+      ingress,
+      groups,
+      acls: NetworkAcls ?? [],
+      sources,
+    };
   };
 
-  const admits = (sourceId: string) => {
-    const source = view?.sources.get(sourceId);
-    return !!view && !!source && ingressAdmits(view.ingress, view.dbPort, source);
+  const describeDrop = (drop: AclDrop) =>
+    `network ACL ${drop.networkAclId} of ${drop.subnetId} drops the ${drop.leg} (${drop.direction} rule ${drop.rule})`;
+
+  const aclDrop = (current: View, source: Placed, sourcePort: number): AclDrop | undefined => {
+    if (!source.privateIp || !source.subnetId || !current.db.privateIp || !current.db.subnetId) return undefined;
+    return aclDropsFlow(current.acls, {
+      client: { ip: source.privateIp, subnetId: source.subnetId, port: sourcePort },
+      server: { ip: current.db.privateIp, subnetId: current.db.subnetId, port: current.dbPort },
+    });
+  };
+
+  /** Why a new connection from `sourceId` is dropped, or undefined when it gets through. */
+  const dropReason = (sourceId: string, sourcePort: number): string | undefined => {
+    if (!view) return 'the network has not read EC2 yet';
+    const source = view.sources.get(sourceId);
+    if (!source) return `${sourceId} is not an instance EC2 knows`;
+    if (!view.db.privateIp) return 'RDS has no network interface in its DB subnets';
+    const egress = source.securityGroupIds.flatMap((id) => view!.groups.get(id)?.IpPermissionsEgress ?? []);
+    if (!egressAdmits(egress, view.dbPort, view.db)) return `the egress rules of ${source.securityGroupIds.join(', ') || 'no group'} do not let it out to the DB`;
+    if (!ingressAdmits(view.ingress, view.dbPort, source)) {
+      return `the DB's security groups do not admit its groups (${source.securityGroupIds.join(', ') || 'none'}) or address ${source.privateIp ?? '(none)'}`;
+    }
+    const drop = aclDrop(view, source, sourcePort);
+    return drop ? describeDrop(drop) : undefined;
+  };
+
+  const hold = (sourceId: string, client: net.Socket, reason: string) => {
+    if (lastDropReason.get(sourceId) !== reason) options.log(`DB network: dropping connections from ${sourceId}: ${reason}`);
+    lastDropReason.set(sourceId, reason);
+    // A dropped packet: no answer, no reset, until the client gives up.
+    client.pause();
+    held.add(client);
+    client.on('close', () => held.delete(client));
   };
 
   const onConnection = (sourceId: string) => (client: net.Socket) => {
     client.on('error', () => undefined);
-    if (!admits(sourceId)) {
-      // A dropped packet: no answer, no reset, until the client gives up.
-      client.pause();
-      held.add(client);
-      client.on('close', () => held.delete(client));
-      return;
-    }
+    const sourcePort = ephemeralSourcePort(client.remotePort);
+    const reason = dropReason(sourceId, sourcePort);
+    if (reason) return hold(sourceId, client, reason);
+    if (lastDropReason.delete(sourceId)) options.log(`DB network: ${sourceId} gets through again`);
     const server = net.connect(options.upstream.port, options.upstream.host);
-    const pair = { client, server };
-    proxied.add(pair);
+    const flow: Flow = { client, server, sourceId, sourcePort, stalled: false };
+    flows.add(flow);
     server.on('error', () => client.destroy());
     client.on('close', () => {
       server.destroy();
-      proxied.delete(pair);
+      flows.delete(flow);
     });
     server.on('close', () => client.destroy());
     client.pipe(server);
     server.pipe(client);
+  };
+
+  /** Network ACLs are stateless: each packet of an open session meets the ACLs as they are now. */
+  const restall = () => {
+    if (!view) return;
+    for (const flow of flows) {
+      const source = view.sources.get(flow.sourceId);
+      const stall = !!source && !!aclDrop(view, source, flow.sourcePort);
+      if (stall === flow.stalled) continue;
+      flow.stalled = stall;
+      if (stall) {
+        flow.client.unpipe(flow.server);
+        flow.server.unpipe(flow.client);
+        flow.client.pause();
+        flow.server.pause();
+      } else {
+        flow.client.pipe(flow.server);
+        flow.server.pipe(flow.client);
+      }
+    }
   };
 
   const listening = () => !stopped && !rebooting && !!view && !NOT_LISTENING.has(view.rdsStatus);
@@ -152,11 +286,11 @@ export async function startDbNetwork(options: DbNetworkOptions): Promise<DbNetwo
       if (server) closing.push(new Promise((resolve) => server.close(() => resolve())));
     }
     // The server went away under its sessions: they end abruptly, as when RDS stops or reboots.
-    for (const { client, server } of proxied) {
+    for (const { client, server } of flows) {
       client.resetAndDestroy();
       server.destroy();
     }
-    proxied.clear();
+    flows.clear();
     for (const socket of held) socket.resetAndDestroy();
     held.clear();
     await Promise.all(closing);
@@ -169,15 +303,21 @@ export async function startDbNetwork(options: DbNetworkOptions): Promise<DbNetwo
 
   const sync = () => {
     syncing ??= (async () => {
+      const waiters = awaitingSync;
+      awaitingSync = [];
       try {
         view = await read();
-        if (syncFailing) options.log('DB network: reading security groups from EC2 works again');
+        if (syncFailing) options.log('DB network: reading EC2 and RDS works again');
         syncFailing = false;
+        restall();
+        await apply();
+        for (const resolve of waiters) resolve();
       } catch (err) {
-        if (!syncFailing) options.log(`DB network: cannot read security groups from EC2, keeping the last rules (${(err as Error).message})`);
+        if (!syncFailing) options.log(`DB network: cannot read EC2 and RDS, keeping the last rules (${(err as Error).message})`);
         syncFailing = true;
+        awaitingSync.push(...waiters);
+        await apply();
       }
-      await apply();
     })().finally(() => {
       syncing = undefined;
     });
@@ -185,7 +325,7 @@ export async function startDbNetwork(options: DbNetworkOptions): Promise<DbNetwo
   };
 
   await sync();
-  if (!view) throw new Error('the DB network could not read the security groups from moto');
+  if (!view) throw new Error('the DB network could not read the security groups and network ACLs from moto');
   await open(); // every source gets its port now, so routes are known even if RDS starts stopped
   await apply();
 
@@ -210,6 +350,7 @@ export async function startDbNetwork(options: DbNetworkOptions): Promise<DbNetwo
       if (syncing) await syncing; // a read already under way may predate the change just made
       await sync();
     },
+    synced: () => new Promise<void>((resolve) => awaitingSync.push(resolve)),
     setRebooting: async (value) => {
       rebooting = value;
       await apply();

@@ -1,8 +1,10 @@
 import type { IpPermission } from '@aws-sdk/client-ec2';
 
-// Security group ingress as EC2 evaluates it for one inbound TCP connection: a rule admits the
+// Security group rules as EC2 evaluates them for one TCP connection: an ingress rule admits the
 // connection when its protocol and port range cover the port and it names one of the source's
-// security groups or a CIDR that contains the source's private IP.
+// security groups or a CIDR that contains the source's private IP; an egress rule of the source's
+// groups lets it out when it names the destination the same way. Security groups are stateful:
+// replies need no rule, and a rule removed later does not cut a tracked connection.
 
 export interface Source {
   securityGroupIds: string[];
@@ -11,6 +13,11 @@ export interface Source {
 
 export function ingressAdmits(permissions: IpPermission[], port: number, source: Source): boolean {
   return permissions.some((p) => coversPort(p, port) && namesSource(p, source));
+}
+
+/** `permissions` are the egress rules of all the source's groups; `destination` is the peer's groups and address. */
+export function egressAdmits(permissions: IpPermission[], port: number, destination: Source): boolean {
+  return permissions.some((p) => coversPort(p, port) && namesSource(p, destination));
 }
 
 function coversPort(p: IpPermission, port: number): boolean {

@@ -3,6 +3,7 @@ import { DescribeDBInstancesCommand, RDSClient, RebootDBInstanceCommand, StartDB
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LabInstanceState } from '@/infra/lab/contract';
 import { awsCli, eventually, startTestLab, tryDbLogin, type TestLab } from '../support/lab';
 
 // The network in front of the RDS endpoint: security group ingress as EC2 reports it decides who
@@ -67,15 +68,17 @@ describe('the DB network', () => {
   });
 
   it('admits by CIDR only the subnet that holds the source\'s private IP', async () => {
-    const carrier = lab.instances[0]!.privateIp; // 10.0.1.x
-    expect(carrier).toMatch(/^10\.0\.1\./);
+    const [carrier, other] = lab.instances as [LabInstanceState, LabInstanceState];
+    expect(carrier.privateIp).toMatch(/^10\.0\.1\./);
+    expect(other.privateIp).toMatch(/^10\.0\.2\./);
+    const asOther = () => tryDbLogin(lab, password, { route: other.dbRoute, noAnswerAfterMs: 1500 });
+    expect(await asOther()).toBe('no-answer');
+
     await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: dbGroupId, IpPermissions: dbPortRule({ IpRanges: [{ CidrIp: '10.0.2.0/24' }] }) }));
-    // Give the network time to read the rule; the other subnet must still not get through.
-    await eventually(async () => {
-      const groups = await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [dbGroupId] }));
-      return groups.SecurityGroups![0]!.IpPermissions!.length > 0 ? true : undefined;
-    }, 'the CIDR rule to exist');
-    await new Promise((r) => setTimeout(r, 1500));
+    // Once the network has read EC2 again, the rule is in force: the instance in 10.0.2.0/24 gets
+    // through (so the rule was read), and the carrier, in 10.0.1.0/24, still does not.
+    await lab.networkSynced();
+    expect(await asOther()).toBe('ok');
     expect(await login()).toBe('no-answer');
 
     await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: dbGroupId, IpPermissions: dbPortRule({ IpRanges: [{ CidrIp: '10.0.1.0/24' }] }) }));
