@@ -15,6 +15,22 @@ export interface LabOptions {
   /** How often the DB network re-reads security groups, network ACLs and instance state from the EC2 API. */
   syncIntervalMs: number;
   log: (line: string) => void;
+  /** The lab's OpenID Connect provider (infra/lab/oidc). */
+  oidc?: LabOidcOptions;
+}
+
+export interface LabOidcOptions {
+  /**
+   * Its port (LAB_OIDC_PORT). Default: 4567 beside the default gateway port 4566, and a free port
+   * the kernel picks (0) whenever the gateway is elsewhere (tests, e2e, a second lab).
+   */
+  port?: number;
+  /** The console's callbacks, `<NEXTAUTH_URL>/api/auth/callback/oidc`; default http://127.0.0.1:3000's. */
+  redirectUris?: string[];
+  /** The name of the claim that carries the groups (released by the scope `groups`); default `groups`. */
+  groupsClaim?: string;
+  /** Passwords by variable (LAB_VIEWER_PASSWORD, ...); any not given is generated for this start. */
+  passwords?: Partial<Record<string, string>>;
 }
 
 /** What GET /_lab/state returns and startLab() resolves to (plus stop()). */
@@ -31,6 +47,43 @@ export interface LabState {
   local: { databaseUrl: string; backendUrl: string; envFile: string };
   /** The console config (environments `production` and `local`) the lab wrote for this run. */
   configPath: string;
+  oidc: LabOidcState;
+}
+
+/** The lab's identity provider as a relying party (the console, a test) needs to know it. */
+export interface LabOidcState {
+  /** `http://127.0.0.1:<port>`; discovery at `<issuer>/.well-known/openid-configuration`. */
+  issuer: string;
+  discoveryUrl: string;
+  clientId: string;
+  /** Made for this start and lab-only; never written to a log. */
+  clientSecret: string;
+  redirectUris: string[];
+  /** What the provider releases: `openid`, `email` (email, email_verified), `profile` (name), `groups`. */
+  scopes: string[];
+  /** The scope that releases the groups claim. */
+  groupsScope: string;
+  /** The claim that carries the groups, in the ID token and userinfo. */
+  groupsClaim: string;
+  accounts: LabOidcAccount[];
+  /**
+   * Lab-only clock control: POST `{"authTimeAgeSeconds": n}` and the next sign-in on the login form
+   * is recorded n seconds in the past (its `auth_time`, and the IdP session's age for `max_age`).
+   * One use; GET shows what is pending, DELETE clears it.
+   */
+  nextLoginUrl: string;
+}
+
+export interface LabOidcAccount {
+  email: string;
+  name: string;
+  sub: string;
+  /** The role the lab's console config lists for this email (the unverified account's too). */
+  role: 'viewer' | 'operator' | 'admin';
+  groups: string[];
+  emailVerified: boolean;
+  /** Where its password comes from; the password itself is never part of the state. */
+  passwordVariable: string;
 }
 
 export interface LabRdsState {

@@ -12,6 +12,8 @@ import { startWatchdog } from './watchdog';
 import { createFleet, createIamSimulator } from './hosts/index';
 import { startMoto, type Moto } from './moto';
 import { startDbNetwork, TUNNEL, type DbNetwork } from './network/db-network';
+import { LAB_OIDC_ACCOUNTS, LAB_OIDC_ROLE_GROUPS } from './oidc/accounts';
+import { startIdentityProvider, type IdentityProvider } from './oidc/provider';
 import { assertPortFree } from './ports';
 import { generateUrlSafePassword, startPostgres } from './postgres';
 import { createRdsPhysics, type RdsPhysics } from './rds-physics';
@@ -20,8 +22,9 @@ import { BACKEND_NAME, BACKEND_SG_NAME, DB_SG_NAME, PARAMETER_PREFIX, seedLinkBo
 // The lab: LinkBox's AWS on one machine. A Node program (tsx), never part of the Next bundle, which
 // is why its modules do not import 'server-only' (that marker throws outside React's server build).
 
-export type { Lab, LabOptions, LabState } from './contract';
+export type { Lab, LabOidcOptions, LabOidcState, LabOptions, LabState } from './contract';
 export { MotoNotInstalledError } from './moto';
+export { LabOidcSettingError } from './oidc/provider';
 export { PortInUseError } from './ports';
 
 export const DEFAULT_LAB_OPTIONS: LabOptions = {
@@ -33,6 +36,9 @@ export const DEFAULT_LAB_OPTIONS: LabOptions = {
   syncIntervalMs: 1000,
   log: (line) => console.log(line),
 };
+
+/** The identity provider's port beside the default gateway port; elsewhere the kernel picks one. */
+export const DEFAULT_OIDC_PORT = 4567;
 
 /** The seed's docker-compose default, as backend/app/core/config.py has it. */
 const LOCAL_DEFAULT_DATABASE_URL = 'postgresql://linkbox_user:linkbox_password@localhost:5432/linkbox_dev';
@@ -48,6 +54,8 @@ export async function startLab(overrides: Partial<LabOptions> = {}): Promise<Lab
   // Ports first: a taken port should fail before anything is spawned.
   await assertPortFree(options.gatewayPort, 'LAB_GATEWAY_PORT');
   await assertPortFree(options.localBackendPort, 'LAB_LOCAL_BACKEND_PORT');
+  const oidcPort = options.oidc?.port ?? (options.gatewayPort === DEFAULT_LAB_OPTIONS.gatewayPort ? DEFAULT_OIDC_PORT : 0);
+  await assertPortFree(oidcPort, 'LAB_OIDC_PORT');
 
   await mkdir(dataDir, { recursive: true });
   const release = await claimDataDir(dataDir);
@@ -82,6 +90,10 @@ export async function startLab(overrides: Partial<LabOptions> = {}): Promise<Lab
   stack.push({ what: 'watchdog', stop: () => watchdog.stop() });
 
   try {
+    // In the lab's own process: a killed lab takes it along, so the watchdog has nothing to stop.
+    const idp: IdentityProvider = await startIdentityProvider({ ...options.oidc, port: oidcPort, portSetting: 'LAB_OIDC_PORT', log });
+    stack.push({ what: 'identity provider', stop: () => idp.stop() });
+
     // moto and PostgreSQL start side by side, and the seed runs while PostgreSQL initialises:
     // the master password is chosen first so both can use it.
     const masterPassword = generateUrlSafePassword();
@@ -188,6 +200,7 @@ export async function startLab(overrides: Partial<LabOptions> = {}): Promise<Lab
       instances: instances(),
       local: { databaseUrl: postgres.localDatabaseUrl, backendUrl: activeFleet.localBackendUrl(), envFile },
       configPath,
+      oidc: idp.state(),
     });
     await writeConsoleConfig(configPath, snapshot());
     // The seed's own calls are not anyone's traffic: counting starts with the lab ready.
@@ -232,13 +245,24 @@ async function writeConsoleConfig(path: string, state: LabState): Promise<void> 
       },
       { name: 'local', kind: 'local', envFile: state.local.envFile, backendUrl: state.local.backendUrl },
     ],
-    roles: { viewer: ['viewer@linkbox.lab'], operator: ['operator@linkbox.lab'], admin: ['admin@linkbox.lab'] },
+    // The lab accounts by email, as lab sign-in needs, and the IdP's groups, as a real deployment maps
+    // them. The unverified IdP account is listed by email too: only a console that ignores
+    // email_verified lets it in.
+    roles: {
+      viewer: [...emailsFor('viewer'), `group:${LAB_OIDC_ROLE_GROUPS.viewer}`],
+      operator: [...emailsFor('operator'), `group:${LAB_OIDC_ROLE_GROUPS.operator}`],
+      admin: [...emailsFor('admin'), `group:${LAB_OIDC_ROLE_GROUPS.admin}`],
+    },
   };
   const checked = consoleConfigSchema.safeParse(config);
   if (!checked.success) {
     throw new Error(`the lab built a console config that does not validate: ${checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   }
   await writeFile(path, `${JSON.stringify(config, null, 2)}\n`);
+}
+
+function emailsFor(role: 'viewer' | 'operator' | 'admin'): string[] {
+  return LAB_OIDC_ACCOUNTS.filter((a) => a.role === role).map((a) => a.email);
 }
 
 /**

@@ -1,10 +1,10 @@
 // `npm run lab`: the LinkBox lab in the foreground until Ctrl-C or SIGTERM, which stop everything
-// it started (moto, PostgreSQL, the backend hosts) and exit 0.
+// it started (moto, PostgreSQL, the backend hosts, the identity provider) and exit 0.
 import { labOptionsFromEnv, LabSettingError } from './env';
-import { startLab, type Lab, type LabOptions } from './index';
+import { LabOidcSettingError, startLab, type Lab } from './index';
 
 async function main(): Promise<void> {
-  let options: LabOptions;
+  let options: ReturnType<typeof labOptionsFromEnv>;
   try {
     options = labOptionsFromEnv((line) => console.log(`[lab] ${line}`));
   } catch (err) {
@@ -35,9 +35,9 @@ async function main(): Promise<void> {
   try {
     lab = await startLab(options);
   } catch (err) {
-    // MotoNotInstalledError and PortInUseError already say what to do; others say what broke.
+    // MotoNotInstalledError, PortInUseError and LabOidcSettingError already say what to do; others say what broke.
     console.error(`The lab did not start: ${(err as Error).message}`);
-    process.exit(1);
+    process.exit(err instanceof LabOidcSettingError ? 2 : 1);
   }
   if (stopping) {
     await lab.stop();
@@ -56,6 +56,20 @@ async function main(): Promise<void> {
   console.log(`  local backend    ${lab.local.backendUrl}   (DATABASE_URL from ${lab.local.envFile})`);
   console.log(`  console config   ${lab.configPath}`);
   console.log(`  lab control      ${lab.awsEndpoint}/_lab/state, /_lab/faults, /_lab/requests`);
+  const { oidc } = lab;
+  console.log(`  OIDC issuer      ${oidc.issuer}   (the lab identity provider; ${oidc.discoveryUrl})`);
+  // The client secret stays out of the terminal (and any log capturing it): /_lab/state has it.
+  console.log(`    client         ${oidc.clientId}, secret in ${lab.awsEndpoint}/_lab/state (.oidc.clientSecret)`);
+  console.log(`    redirect URIs  ${oidc.redirectUris.join(', ')}   (LAB_OIDC_REDIRECT_URIS)`);
+  console.log(`    scopes         ${oidc.scopes.join(' ')}; groups in the "${oidc.groupsClaim}" claim with scope ${oidc.groupsScope}`);
+  console.log(`    clock          POST ${oidc.nextLoginUrl} {"authTimeAgeSeconds": 1200} makes the next sign-in 20 minutes old`);
+  console.log('  sign-in accounts (the IdP\'s form; set LAB_*_PASSWORD to choose):');
+  const width = Math.max(...oidc.accounts.map((a) => a.email.length));
+  for (const account of oidc.accounts) {
+    const password = options.oidc.passwords[account.passwordVariable as keyof typeof options.oidc.passwords];
+    const note = account.emailVerified ? `${account.role}, groups ${account.groups.join(', ')}` : `email NOT verified, groups ${account.groups.join(', ')}`;
+    console.log(`    ${account.email.padEnd(width)}  ${password}   (${note}; ${account.passwordVariable})`);
+  }
   console.log('Press Ctrl-C to stop.');
 }
 
