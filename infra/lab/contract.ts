@@ -129,4 +129,23 @@ export interface Fleet {
   localBackendUrl(): string;
   /** SendCommand, GetCommandInvocation, ListCommandInvocations, ListCommands, DescribeInstanceInformation. */
   interceptor: Interceptor;
+  /** What Run Command has kept (GET /_lab/run-command/history). */
+  runCommandHistory(): RunCommandRecord[];
+}
+
+/**
+ * One Run Command as SSM keeps it: the parameters exactly as sent (ListCommands returns them) and
+ * each instance's whole output (GetCommandInvocation shows the first 24,000/8,000 characters,
+ * ListCommandInvocations --details 2,500; an S3 output bucket would hold all of it).
+ */
+export interface RunCommandRecord {
+  commandId: string;
+  /** ISO time. */
+  requestedAt: string;
+  documentName: string;
+  comment: string;
+  parameters: Record<string, string[]>;
+  instanceIds: string[];
+  targets: Array<{ Key: string; Values: string[] }>;
+  invocations: Array<{ instanceId: string; status: string; responseCode: number; stdout: string; stderr: string }>;
 }

@@ -112,6 +112,7 @@ export async function startLab(overrides: Partial<LabOptions> = {}): Promise<Lab
       counters,
       state: () => late.state?.(),
       instanceIds: () => late.fleet?.hosts().map((h) => h.id) ?? [],
+      runCommandHistory: () => late.fleet?.runCommandHistory() ?? [],
       log,
     });
     stack.push({ what: 'gateway', stop: () => gateway.stop() });
