@@ -90,7 +90,13 @@ export type FaultRule =
   /** SecureString reads with decryption (and SecureString writes) fail as KMS would deny them. */
   | { id: string; kind: 'kms-denied' }
   /** A backend's container crashed (process gone, exited 137) or answers /health with 503. */
-  | { id: string; kind: 'container'; instanceId: string; mode: 'crashed' | 'unhealthy' };
+  | { id: string; kind: 'container'; instanceId: string; mode: 'crashed' | 'unhealthy' }
+  /**
+   * The call lands (moto and the lab's physics act on it) but its answer never reaches the caller:
+   * `drop` closes the connection without a response, `delay` holds the answer `ms` (past the
+   * caller's timeout). `count` is how many more calls it applies to; without it, until removed.
+   */
+  | { id: string; kind: 'lost-answer'; service: string; action?: string; mode: 'drop' | 'delay'; ms?: number; count?: number };
 
 export interface FaultStore {
   list(): FaultRule[];

@@ -9,6 +9,8 @@ import { errorReply, labError } from './replies';
 // The one AWS endpoint of the lab. Every call is counted, then faults apply, then the lab's own
 // behaviour (RDS physics, Run Command, ...) may answer it; everything else goes to moto untouched,
 // byte for byte, so the SigV4 signature the client computed still matches what moto receives.
+// A lost-answer fault acts last: the call has had all its effects when its answer is dropped or
+// held back, as when a response is lost on the way back from AWS.
 
 /**
  * Answers a call itself, or returns undefined to pass it on. `forward` sends the untouched request
@@ -96,11 +98,27 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       if (denial) return send(res, errorReply(call.service, denial));
     }
 
+    const lost = options.faults.lostAnswerFor(call);
+    let reply: AwsReply | undefined;
     for (const handler of handlers) {
-      const reply = await handler(call, () => forwardBuffered(req, body));
-      if (reply) return send(res, reply);
+      reply = await handler(call, () => forwardBuffered(req, body));
+      if (reply) break;
     }
-    forwardStreaming(req, res, body, call.service);
+    if (!reply) {
+      if (!lost) return forwardStreaming(req, res, body, call.service);
+      reply = await forwardBuffered(req, body).catch(() => errorReply(call.service, { ...labError(call.service, 'InternalError'), status: 502, message: 'the lab could not reach moto' }));
+    }
+    if (!lost) return send(res, reply);
+
+    const what = `${call.service} ${call.action} landed (HTTP ${reply.status})`;
+    if (lost.mode === 'drop') {
+      options.log(`lost-answer fault: ${what}; the connection was closed without its answer`);
+      req.socket.destroy();
+      return;
+    }
+    options.log(`lost-answer fault: ${what}; its answer is held ${lost.ms} ms`);
+    await untilClosedOr(res, lost.ms);
+    if (!res.destroyed && !res.writableEnded) send(res, reply);
   };
 
   const server = http.createServer((req, res) => {
@@ -157,6 +175,19 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       agent.destroy();
     },
   };
+}
+
+/** Waits `ms`, or less if the caller gives up (or the gateway stops) first. */
+function untilClosedOr(res: ServerResponse, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      res.off('close', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    res.once('close', done);
+  });
 }
 
 function send(res: ServerResponse, reply: AwsReply): void {
