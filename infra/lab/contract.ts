@@ -21,9 +21,25 @@ export interface LabOptions {
 export interface LabState {
   awsEndpoint: string;
   region: string;
-  /** The RDS endpoint as an operator's SSM tunnel (and the console) reaches it. */
+  /** The RDS endpoint as an operator's SSM tunnel reaches it; the console config's `reachVia`. */
   db: { host: string; port: number };
-  rds: { instanceId: string; endpointAddress: string; port: number; masterUsername: string; dbName: string };
+  /**
+   * `endpointAddress` is what DescribeDBInstances reports and SSM `db-endpoint` holds (a loopback
+   * address of this lab's own); `port` is the instance's port as the security groups see it (5432);
+   * `dnsName` is moto's RDS-style name for the instance, which resolves nowhere but which the TLS
+   * certificate also covers (use it as the TLS server name through the tunnel).
+   */
+  rds: { instanceId: string; endpointAddress: string; port: number; masterUsername: string; dbName: string; dnsName: string };
+  /**
+   * Where DescribeDBInstances says the database is, and where the DB network really listens for a
+   * console inside the VPC (security group linkbox-ops-console-sg): connect here without reachVia.
+   * Its port is 5432 unless no loopback address could have it (then DescribeDBInstances reports this one).
+   */
+  rdsEndpoint: { host: string; port: number };
+  /** The lab CA's certificate (PEM), generated at start: PostgreSQL's certificate chains to it. */
+  tlsCaPath: string;
+  /** The lab CA's private key, for tests that need another certificate from the same CA (see network/rogue-postgres.ts). */
+  tlsCaKeyPath: string;
   parameterPrefix: string;
   instances: LabHostState[];
   local: { databaseUrl: string; backendUrl: string; envFile: string };

@@ -13,6 +13,8 @@ export const RDS_INSTANCE_ID = 'linkbox-db';
 export const DB_PORT = 5432;
 export const BACKEND_SG_NAME = 'linkbox-backend-sg';
 export const DB_SG_NAME = 'linkbox-db-sg';
+/** The ops console's own group, as its deployment inside the VPC would create it; the DB group admits it. */
+export const CONSOLE_SG_NAME = 'linkbox-ops-console-sg';
 export const BACKEND_NAME = 'linkbox-backend';
 export const BACKEND_ROLE = 'linkbox-backend-role';
 export const BACKEND_PROFILE = 'linkbox-backend-profile';
@@ -25,6 +27,7 @@ export interface SeededWorld {
   subnetIds: string[];
   backendSecurityGroupId: string;
   dbSecurityGroupId: string;
+  consoleSecurityGroupId: string;
   instances: Array<{ id: string; name: string; privateIp: string }>;
   rds: { instanceId: string; endpointAddress: string; port: number; masterUsername: string; dbName: string };
 }
@@ -81,7 +84,7 @@ export async function seedLinkBox(options: { endpoint: string; region: string; m
     const imageId = Images?.find((i) => i.ImageId)?.ImageId ?? 'ami-12c6146b';
     const roleReady = createRoleAndProfile();
 
-    const [subnets, backendSg, dbSg] = await Promise.all([
+    const [subnets, backendSg, dbSg, consoleSg] = await Promise.all([
       // Subnet order is instance order: the first backend (the tunnel's carrier) lives in 10.0.1.0/24.
       Promise.all(
         ['a', 'b'].map((zone, i) =>
@@ -97,19 +100,25 @@ export async function seedLinkBox(options: { endpoint: string; region: string; m
       ),
       ec2.send(new CreateSecurityGroupCommand({ GroupName: BACKEND_SG_NAME, Description: 'LinkBox backend instances', VpcId: vpcId, TagSpecifications: nameTag('security-group', BACKEND_SG_NAME) })),
       ec2.send(new CreateSecurityGroupCommand({ GroupName: DB_SG_NAME, Description: 'LinkBox RDS PostgreSQL', VpcId: vpcId, TagSpecifications: nameTag('security-group', DB_SG_NAME) })),
+      ec2.send(new CreateSecurityGroupCommand({ GroupName: CONSOLE_SG_NAME, Description: 'LinkBox ops console', VpcId: vpcId, TagSpecifications: nameTag('security-group', CONSOLE_SG_NAME) })),
     ]);
     const subnetIds = subnets.map((s) => s.Subnet!.SubnetId!);
 
     await Promise.all([
       rds.send(new CreateDBSubnetGroupCommand({ DBSubnetGroupName: 'linkbox-db-subnets', DBSubnetGroupDescription: 'LinkBox private subnets', SubnetIds: subnetIds })),
-      ec2.send(
-        new AuthorizeSecurityGroupIngressCommand({
-          GroupId: dbSg.GroupId,
-          // No Description on the pair: moto only revokes a described rule when the revoke repeats
-          // the description, and operators revoke with --source-group alone.
-          IpPermissions: [{ IpProtocol: 'tcp', FromPort: DB_PORT, ToPort: DB_PORT, UserIdGroupPairs: [{ GroupId: backendSg.GroupId }] }],
-        }),
-      ),
+      (async () => {
+        // No Description on the pairs: moto only revokes a described rule when the revoke repeats
+        // the description, and operators revoke with --source-group alone. One authorization per
+        // source, one after the other, so each is a rule of its own that can be revoked alone.
+        for (const source of [backendSg.GroupId, consoleSg.GroupId]) {
+          await ec2.send(
+            new AuthorizeSecurityGroupIngressCommand({
+              GroupId: dbSg.GroupId,
+              IpPermissions: [{ IpProtocol: 'tcp', FromPort: DB_PORT, ToPort: DB_PORT, UserIdGroupPairs: [{ GroupId: source }] }],
+            }),
+          );
+        }
+      })(),
       roleReady,
     ]);
 
@@ -171,6 +180,7 @@ export async function seedLinkBox(options: { endpoint: string; region: string; m
       subnetIds,
       backendSecurityGroupId: backendSg.GroupId!,
       dbSecurityGroupId: dbSg.GroupId!,
+      consoleSecurityGroupId: consoleSg.GroupId!,
       instances,
       rds: { instanceId: RDS_INSTANCE_ID, endpointAddress, port: DB_PORT, masterUsername: MASTER_USERNAME, dbName: MASTER_DATABASE },
     };

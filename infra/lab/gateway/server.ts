@@ -18,6 +18,12 @@ import { errorReply, labError } from './replies';
  */
 export type CallHandler = (call: AwsCall, forward: () => Promise<AwsReply>) => Promise<AwsReply | undefined>;
 
+/** Changes an answer on its way back (whoever produced it), for the calls it applies to. */
+export interface ReplyRewriter {
+  applies(call: AwsCall): boolean;
+  rewrite(call: AwsCall, reply: AwsReply): AwsReply;
+}
+
 export interface GatewayOptions extends ControlDeps {
   port: number;
   /** Which setting chose the port, named when it is taken. */
@@ -32,6 +38,8 @@ export interface Gateway {
   port: number;
   /** Adds lab behaviour; handlers are asked in the order they were added. */
   use(handler: CallHandler): void;
+  /** Adds a rewriter; those that apply to a call run in the order they were added. */
+  rewrite(rewriter: ReplyRewriter): void;
   stop(): Promise<void>;
 }
 
@@ -40,6 +48,7 @@ const MAX_BODY = 16 * 1024 * 1024;
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const handlers: CallHandler[] = [];
+  const rewriters: ReplyRewriter[] = [];
   const moto = new URL(options.motoUrl);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
   const kmsDenial = createKmsDeniedCheck(options.motoUrl);
@@ -99,15 +108,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
 
     const lost = options.faults.lostAnswerFor(call);
+    const rewriting = rewriters.filter((r) => r.applies(call));
     let reply: AwsReply | undefined;
     for (const handler of handlers) {
       reply = await handler(call, () => forwardBuffered(req, body));
       if (reply) break;
     }
     if (!reply) {
-      if (!lost) return forwardStreaming(req, res, body, call.service);
+      if (!lost && rewriting.length === 0) return forwardStreaming(req, res, body, call.service);
       reply = await forwardBuffered(req, body).catch(() => errorReply(call.service, { ...labError(call.service, 'InternalError'), status: 502, message: 'the lab could not reach moto' }));
     }
+    for (const rewriter of rewriting) reply = rewriter.rewrite(call, reply);
     if (!lost) return send(res, reply);
 
     const what = `${call.service} ${call.action} landed (HTTP ${reply.status})`;
@@ -167,6 +178,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     url: `http://127.0.0.1:${port}`,
     port,
     use: (handler) => void handlers.push(handler),
+    rewrite: (rewriter) => void rewriters.push(rewriter),
     stop: async () => {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -3,14 +3,22 @@ import { DescribeInstancesCommand, DescribeSecurityGroupsCommand, EC2Client, typ
 import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
 import { ingressAdmits, type Source } from './ingress';
 
-// The network between LinkBox's hosts and the RDS endpoint. Each simulated source (a backend
-// instance, or `tunnel`: an SSM port-forwarding session, which leaves AWS through the first backend
-// instance and so carries its security groups) gets its own listener, so the lab knows who is
-// connecting. Admission follows the DB security groups' current ingress as EC2 reports it; what is
-// not admitted is accepted and then never answered, like a dropped SYN. A stopped or rebooting
-// instance has no listener at all, so connections are refused.
+// The network between LinkBox's hosts and the RDS endpoint. Each simulated source gets its own
+// listener, so the lab knows who is connecting:
+// - each backend instance (on 127.0.0.1; the hosts send their connections to the RDS endpoint there);
+// - `tunnel`: an SSM port-forwarding session, which leaves AWS through the first backend instance
+//   and so carries its security groups (on 127.0.0.1; the console's `reachVia`);
+// - `console`: the ops console deployed inside the VPC, as its own CDK stack would put it, with a
+//   security group of its own that the DB group admits (seeded as linkbox-ops-console-sg). It is
+//   not a backend, so revoking the backends' rule does not cut it off, and revoking its own rule
+//   does. Its listener is the address and port DescribeDBInstances reports (rds-endpoint.ts), so a
+//   console configured without reachVia really connects where RDS says the database is.
+// Admission follows the DB security groups' current ingress as EC2 reports it; what is not admitted
+// is accepted and then never answered, like a dropped SYN. A stopped or rebooting instance has no
+// listener at all, so connections are refused.
 
 export const TUNNEL = 'tunnel';
+export const CONSOLE = 'console';
 
 /** RDS states in which nothing listens on the endpoint. */
 const NOT_LISTENING = new Set(['stopped', 'stopping', 'starting', 'rebooting', 'deleting', 'failed', 'inaccessible-encryption-credentials']);
@@ -24,12 +32,14 @@ export interface DbNetworkOptions {
   upstream: { host: string; port: number };
   /** The backend instances, in seed order; the first one carries the tunnel. */
   instanceIds: string[];
+  /** The console inside the VPC: where RDS says the endpoint is, and the console's security groups. */
+  console: { endpoint: { host: string; port: number }; securityGroupIds: string[] };
   syncIntervalMs: number;
   log: (line: string) => void;
 }
 
 export interface DbNetwork {
-  /** Where `sourceId` (an instance id or `tunnel`) connects to reach the RDS endpoint. */
+  /** Where `sourceId` (an instance id, `tunnel` or `console`) connects to reach the RDS endpoint. */
   route(sourceId: string): { host: string; port: number };
   sources(): string[];
   /** Re-reads the security groups and the instance's state now instead of at the next tick. */
@@ -47,6 +57,7 @@ interface View {
 }
 
 interface Listener {
+  host: string;
   port: number;
   server: net.Server | undefined;
 }
@@ -60,8 +71,10 @@ export async function startDbNetwork(options: DbNetworkOptions): Promise<DbNetwo
   };
   const ec2 = new EC2Client(clientConfig);
   const rds = new RDSClient(clientConfig);
-  const sourceIds = [...options.instanceIds, TUNNEL];
-  const listeners = new Map<string, Listener>(sourceIds.map((id) => [id, { port: 0, server: undefined }]));
+  const sourceIds = [...options.instanceIds, TUNNEL, CONSOLE];
+  const listeners = new Map<string, Listener>(
+    sourceIds.map((id) => [id, id === CONSOLE ? { ...options.console.endpoint, server: undefined } : { host: '127.0.0.1', port: 0, server: undefined }]),
+  );
   const proxied = new Set<{ client: net.Socket; server: net.Socket }>();
   const held = new Set<net.Socket>();
   let view: View | undefined;
@@ -92,6 +105,8 @@ export async function startDbNetwork(options: DbNetworkOptions): Promise<DbNetwo
     }
     const carrier = options.instanceIds[0];
     if (carrier && sources.has(carrier)) sources.set(TUNNEL, sources.get(carrier)!);
+    // No CIDR rule names the console: it has no instance, so no private IP of its own in the lab.
+    sources.set(CONSOLE, { securityGroupIds: options.console.securityGroupIds, privateIp: undefined });
     return { rdsStatus: db?.DBInstanceStatus ?? 'deleted', dbPort: db?.Endpoint?.Port ?? 5432, ingress, sources };
   };
 
@@ -132,10 +147,10 @@ export async function startDbNetwork(options: DbNetworkOptions): Promise<DbNetwo
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject);
           // The port stays the same across stop/start, as the endpoint's address does.
-          server.listen(listener.port, '127.0.0.1', () => resolve());
+          server.listen(listener.port, listener.host, () => resolve());
         });
       } catch (err) {
-        options.log(`DB network: cannot listen for ${sourceId} on port ${listener.port}: ${(err as Error).message}`);
+        options.log(`DB network: cannot listen for ${sourceId} on ${listener.host}:${listener.port}: ${(err as Error).message}`);
         continue;
       }
       const address = server.address();
@@ -187,6 +202,11 @@ export async function startDbNetwork(options: DbNetworkOptions): Promise<DbNetwo
   await sync();
   if (!view) throw new Error('the DB network could not read the security groups from moto');
   await open(); // every source gets its port now, so routes are known even if RDS starts stopped
+  if (!listeners.get(CONSOLE)!.server) {
+    const { host, port } = options.console.endpoint;
+    await close();
+    throw new Error(`the DB network cannot listen on the RDS endpoint ${host}:${port}`);
+  }
   await apply();
 
   let timer: NodeJS.Timeout | undefined;
@@ -203,7 +223,7 @@ export async function startDbNetwork(options: DbNetworkOptions): Promise<DbNetwo
     route(sourceId) {
       const listener = listeners.get(sourceId);
       if (!listener) throw new Error(`no DB network route for "${sourceId}" (sources: ${sourceIds.join(', ')})`);
-      return { host: '127.0.0.1', port: listener.port };
+      return { host: listener.host, port: listener.port };
     },
     sources: () => [...sourceIds],
     refresh: async () => {
