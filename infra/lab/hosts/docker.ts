@@ -186,7 +186,7 @@ function formatWith(format: string, objects: Record<string, unknown>[], options:
       else throw err;
     }
   }
-  if (!stderr) return ok(stdout);
+  if (!stderr) return ok(stdout || '\n');
   return { stdout: stdout || '\n', stderr, exitCode: 1 };
 }
 

@@ -93,7 +93,7 @@ describe('docker inspect', () => {
     expect(out.StandardOutputContent).not.toContain(password);
   });
 
-  test('an unknown field fails with Docker\'s words and exit 1; a template that does not parse exits 64', async () => {
+  test('an unknown field fails with Docker\'s words and exit 1, a template that does not parse exits 64, and an unknown container prints an empty line', async () => {
     const unknown = await run(["docker inspect --format '{{.State.Healthy}}' linkbox-backend"]);
     expect(unknown).toMatchObject({
       Status: 'Failed',
@@ -103,6 +103,8 @@ describe('docker inspect', () => {
     });
     const unparsable = await run(["docker inspect --format '{{.State.Status' linkbox-backend"]);
     expect(unparsable).toMatchObject({ Status: 'Failed', ResponseCode: 64, StandardErrorContent: 'template parsing error: template: :1: unclosed action\n' });
+    const missing = await run(["docker inspect --format '{{.State.Status}}' linkbox-frontend"]);
+    expect(missing).toMatchObject({ Status: 'Failed', ResponseCode: 1, StandardOutputContent: '\n', StandardErrorContent: 'Error: No such object: linkbox-frontend\n' });
   });
 });
 
