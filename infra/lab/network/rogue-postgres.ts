@@ -35,6 +35,8 @@ export interface RogueListenerOptions {
 export interface ReceivedLogin {
   user: string | undefined;
   database: string | undefined;
+  /** Every startup parameter (application_name tells a console's login from a backend's). */
+  parameters: Record<string, string>;
   password: string;
   /** Whether the password came over TLS. */
   tls: boolean;
@@ -117,7 +119,7 @@ export async function startRogueListener(options: RogueListenerOptions): Promise
       socket.write(Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 3])); // 'R', AuthenticationCleartextPassword
       const { type, body } = await reader.typed();
       if (type !== 'p') return void socket.end();
-      received.push({ user: params.user, database: params.database ?? params.user, password: body.subarray(0, body.indexOf(0)).toString('utf8'), tls: overTls });
+      received.push({ user: params.user, database: params.database ?? params.user, parameters: params, password: body.subarray(0, body.indexOf(0)).toString('utf8'), tls: overTls });
       socket.end(errorResponse('28P01', `password authentication failed for user "${params.user ?? ''}"`));
       return;
     }

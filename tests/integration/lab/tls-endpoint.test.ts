@@ -155,7 +155,7 @@ describe('a rogue PostgreSQL listener', () => {
     expect(listener.host).toMatch(/^127\./);
     expect(listener.port).toBe(5432);
     expect(await login(listener, false)).toMatchObject({ ok: false, code: '28P01' });
-    expect(listener.received).toEqual([{ user: lab.rds.masterUsername, database: lab.rds.dbName, password, tls: false }]);
+    expect(listener.received).toEqual([{ user: lab.rds.masterUsername, database: lab.rds.dbName, parameters: expect.objectContaining({ user: lab.rds.masterUsername }), password, tls: false }]);
 
     expect(await login(listener, { ca, rejectUnauthorized: true })).toMatchObject({ ok: false, message: 'The server does not support SSL connections' });
     expect(listener.received).toHaveLength(1);
