@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the tests need from Debian (Chromium for Playwright, AWS CLI v2 for the seed's
-# commands) when it is missing, and checks the preinstalled moto_server and psql.
+# commands, openssl for the lab's TLS certificates) when it is missing, and checks the preinstalled
+# moto_server and psql.
 set -euo pipefail
 
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/aws ] || missing+=(awscli)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing from Debian: ${missing[*]}"
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

@@ -37,11 +37,21 @@ export interface LabOidcOptions {
 export interface LabState {
   awsEndpoint: string;
   region: string;
-  /** The RDS endpoint as an operator's SSM tunnel (and the console) reaches it. */
+  /** The RDS endpoint as an operator's SSM tunnel reaches it; the console config's `reachVia`. */
   db: { host: string; port: number };
   rds: LabRdsState;
   /** Ids of the seeded network; its rules and associations change live: read those from EC2. */
   vpc: LabVpcState;
+  /**
+   * Where DescribeDBInstances says the database is, and where the DB network really listens for a
+   * console inside the VPC (security group linkbox-ops-console-sg): connect here without reachVia.
+   * Its port is 5432 unless no loopback address could have it (then DescribeDBInstances reports this one).
+   */
+  rdsEndpoint: { host: string; port: number };
+  /** The lab CA's certificate (PEM), generated at start: PostgreSQL's certificate chains to it. */
+  tlsCaPath: string;
+  /** The lab CA's private key, for tests that need another certificate from the same CA (see network/rogue-postgres.ts). */
+  tlsCaKeyPath: string;
   parameterPrefix: string;
   instances: LabInstanceState[];
   local: { databaseUrl: string; backendUrl: string; envFile: string };
@@ -86,10 +96,17 @@ export interface LabOidcAccount {
   passwordVariable: string;
 }
 
+/**
+ * `endpointAddress` is what DescribeDBInstances reports and SSM `db-endpoint` holds (a loopback
+ * address of this lab's own); `port` is the instance's port as the security groups see it (5432);
+ * `dnsName` is moto's RDS-style name for the instance, which resolves nowhere but which the TLS
+ * certificate also covers (use it as the TLS server name through the tunnel).
+ */
 export interface LabRdsState {
   instanceId: string;
   endpointAddress: string;
   port: number;
+  dnsName: string;
   masterUsername: string;
   dbName: string;
   subnetGroupName: string;
@@ -192,7 +209,13 @@ export type FaultRule =
   /** SecureString reads with decryption (and SecureString writes) fail as KMS would deny them. */
   | { id: string; kind: 'kms-denied' }
   /** A backend's container crashed (process gone, exited 137) or answers /health with 503. */
-  | { id: string; kind: 'container'; instanceId: string; mode: 'crashed' | 'unhealthy' };
+  | { id: string; kind: 'container'; instanceId: string; mode: 'crashed' | 'unhealthy' }
+  /**
+   * The call lands (moto and the lab's physics act on it) but its answer never reaches the caller:
+   * `drop` closes the connection without a response, `delay` holds the answer `ms` (past the
+   * caller's timeout). `count` is how many more calls it applies to; without it, until removed.
+   */
+  | { id: string; kind: 'lost-answer'; service: string; action?: string; mode: 'drop' | 'delay'; ms?: number; count?: number };
 
 export interface FaultStore {
   list(): FaultRule[];
@@ -231,4 +254,23 @@ export interface Fleet {
   localBackendUrl(): string;
   /** SendCommand, GetCommandInvocation, ListCommandInvocations, ListCommands, DescribeInstanceInformation. */
   interceptor: Interceptor;
+  /** What Run Command has kept (GET /_lab/run-command/history). */
+  runCommandHistory(): RunCommandRecord[];
+}
+
+/**
+ * One Run Command as SSM keeps it: the parameters exactly as sent (ListCommands returns them) and
+ * each instance's whole output (GetCommandInvocation shows the first 24,000/8,000 characters,
+ * ListCommandInvocations --details 2,500; an S3 output bucket would hold all of it).
+ */
+export interface RunCommandRecord {
+  commandId: string;
+  /** ISO time. */
+  requestedAt: string;
+  documentName: string;
+  comment: string;
+  parameters: Record<string, string[]>;
+  instanceIds: string[];
+  targets: Array<{ Key: string; Values: string[] }>;
+  invocations: Array<{ instanceId: string; status: string; responseCode: number; stdout: string; stderr: string }>;
 }

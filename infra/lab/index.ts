@@ -14,10 +14,12 @@ import { startMoto, type Moto } from './moto';
 import { startDbNetwork, TUNNEL, type DbNetwork } from './network/db-network';
 import { LAB_OIDC_ACCOUNTS, LAB_OIDC_ROLE_GROUPS } from './oidc/accounts';
 import { startIdentityProvider, type IdentityProvider } from './oidc/provider';
+import { chooseLoopbackEndpoint, reportEndpoint } from './network/rds-endpoint';
 import { assertPortFree } from './ports';
 import { generateUrlSafePassword, startPostgres } from './postgres';
 import { createRdsPhysics, type RdsPhysics } from './rds-physics';
-import { BACKEND_NAME, BACKEND_SG_NAME, DB_SG_NAME, PARAMETER_PREFIX, seedLinkBox } from './seed';
+import { BACKEND_NAME, BACKEND_SG_NAME, DB_PORT, DB_SG_NAME, PARAMETER_PREFIX, RDS_INSTANCE_ID, seedLinkBox } from './seed';
+import { createCertificateAuthority, issueServerCertificate } from './tls';
 
 // The lab: LinkBox's AWS on one machine. A Node program (tsx), never part of the Next bundle, which
 // is why its modules do not import 'server-only' (that marker throws outside React's server build).
@@ -43,7 +45,7 @@ export const DEFAULT_OIDC_PORT = 4567;
 /** The seed's docker-compose default, as backend/app/core/config.py has it. */
 const LOCAL_DEFAULT_DATABASE_URL = 'postgresql://linkbox_user:linkbox_password@localhost:5432/linkbox_dev';
 /** Files and folders of a previous run that start-up wipes (never the whole data dir: tests keep theirs in it). */
-const RUN_FILES = ['postgres', 'local', 'console.config.json', 'moto.log', 'postgres.log'];
+const RUN_FILES = ['postgres', 'local', 'tls', 'console.config.json', 'moto.log', 'postgres.log'];
 
 export async function startLab(overrides: Partial<LabOptions> = {}): Promise<Lab> {
   const options: LabOptions = { ...DEFAULT_LAB_OPTIONS, ...overrides };
@@ -124,13 +126,32 @@ export async function startLab(overrides: Partial<LabOptions> = {}): Promise<Lab
       counters,
       state: () => late.state?.(),
       instanceIds: () => late.fleet?.hosts().map((h) => h.id) ?? [],
+      runCommandHistory: () => late.fleet?.runCommandHistory() ?? [],
       log,
     });
     stack.push({ what: 'gateway', stop: () => gateway.stop() });
 
-    const [world, postgres] = await Promise.all([seedLinkBox({ endpoint: gateway.url, region: options.region, masterPassword }), postgresStarting]);
+    // RDS reports the address the DB network will listen on, from the seed's first call on, so
+    // SSM db-endpoint (written by the seed from CreateDBInstance's answer) is that address too.
+    const rdsEndpoint = await chooseLoopbackEndpoint(DB_PORT);
+    const endpointReport = reportEndpoint(RDS_INSTANCE_ID, rdsEndpoint);
+    gateway.rewrite(endpointReport);
+
+    const tlsDir = join(dataDir, 'tls');
+    const [world, postgres, ca] = await Promise.all([
+      seedLinkBox({ endpoint: gateway.url, region: options.region, masterPassword }),
+      postgresStarting,
+      createCertificateAuthority(tlsDir, 'ca', `LinkBox lab CA ${randomBytes(3).toString('hex')}`),
+    ]);
     log(`PostgreSQL on 127.0.0.1:${postgres.port}`);
     log(`seeded linkbox-db, ${world.instances.length} backend instances and ${PARAMETER_PREFIX}/*`);
+
+    // PostgreSQL serves TLS as RDS does, with a certificate for both names of the endpoint.
+    const dnsName = endpointReport.motoAddress();
+    if (!dnsName) throw new Error('moto created linkbox-db without an endpoint name');
+    const serverCertificate = await issueServerCertificate(ca, tlsDir, 'server', [rdsEndpoint.host, dnsName]);
+    await postgres.enableTls({ ...serverCertificate, caPath: ca.certPath, serverName: dnsName });
+    log(`RDS endpoint ${rdsEndpoint.host}:${rdsEndpoint.port} (${dnsName}), TLS from the lab CA ${ca.certPath}`);
 
     const network: DbNetwork = await startDbNetwork({
       motoUrl: moto.url,
@@ -138,6 +159,7 @@ export async function startLab(overrides: Partial<LabOptions> = {}): Promise<Lab
       rdsInstanceId: world.rds.instanceId,
       upstream: { host: postgres.host, port: postgres.port },
       instanceIds: world.instances.map((i) => i.id),
+      console: { endpoint: rdsEndpoint, securityGroupIds: [world.vpc.consoleSecurityGroupId] },
       syncIntervalMs: options.syncIntervalMs,
       log,
     });
@@ -194,8 +216,11 @@ export async function startLab(overrides: Partial<LabOptions> = {}): Promise<Lab
       awsEndpoint: gateway.url,
       region: options.region,
       db: tunnel,
-      rds,
+      rds: { ...rds, dnsName },
       vpc: world.vpc,
+      rdsEndpoint,
+      tlsCaPath: ca.certPath,
+      tlsCaKeyPath: ca.keyPath,
       parameterPrefix: PARAMETER_PREFIX,
       instances: instances(),
       local: { databaseUrl: postgres.localDatabaseUrl, backendUrl: activeFleet.localBackendUrl(), envFile },

@@ -48,14 +48,15 @@ async function main(): Promise<void> {
   console.log('');
   console.log('LinkBox lab is running.');
   console.log(`  AWS endpoint     ${lab.awsEndpoint}   (e.g. AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing ${aws} ssm get-parameter --name ${lab.parameterPrefix}/db-endpoint)`);
-  console.log(`  RDS endpoint     ${lab.rds.endpointAddress}:${lab.rds.port} (${lab.rds.instanceId})`);
+  console.log(`  RDS endpoint     ${lab.rdsEndpoint.host}:${lab.rdsEndpoint.port} (${lab.rds.instanceId}, TLS name ${lab.rds.dnsName})`);
+  console.log(`  lab CA           ${lab.tlsCaPath}   (e.g. PGSSLROOTCERT=${lab.tlsCaPath} psql "host=${lab.rdsEndpoint.host} sslmode=verify-full ...")`);
   console.log(`  DB tunnel        ${lab.db.host}:${lab.db.port}   (as an SSM port-forwarding session through ${lab.instances[0]?.id ?? 'the first backend'})`);
   for (const host of lab.instances) {
     console.log(`  instance         ${host.id}  ${host.privateIp}  health ${host.healthUrl || '(not serving)'}`);
   }
   console.log(`  local backend    ${lab.local.backendUrl}   (DATABASE_URL from ${lab.local.envFile})`);
   console.log(`  console config   ${lab.configPath}`);
-  console.log(`  lab control      ${lab.awsEndpoint}/_lab/state, /_lab/faults, /_lab/requests`);
+  console.log(`  lab control      ${lab.awsEndpoint}/_lab/state, /_lab/faults, /_lab/requests, /_lab/run-command/history`);
   const { oidc } = lab;
   console.log(`  OIDC issuer      ${oidc.issuer}   (the lab identity provider; ${oidc.discoveryUrl})`);
   // The client secret stays out of the terminal (and any log capturing it): /_lab/state has it.

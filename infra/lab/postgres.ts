@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { chown, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
@@ -36,6 +36,12 @@ export interface LabPostgres {
   /** Runs one statement as the superuser on a fresh connection (the lab's "RDS control plane"). */
   runAsSuperuser(sql: string): Promise<void>;
   setRolePassword(role: string, password: string): Promise<void>;
+  /**
+   * Serves TLS with this certificate from now on (ssl=on, by configuration reload), as RDS does;
+   * plaintext stays allowed. Resolves once a new session verified against `caPath` as `serverName`
+   * gets TLS.
+   */
+  enableTls(files: { certPath: string; keyPath: string; caPath: string; serverName: string }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -151,10 +157,44 @@ export async function startPostgres(options: { dataDir: string; masterPassword: 
       // ALTER ROLE changes only the stored verifier: sessions already logged in stay, as on RDS.
       setRolePassword: (role, password) =>
         admin(`ALTER ROLE ${pg.escapeIdentifier(role)} PASSWORD ${pg.escapeLiteral(password)}`),
+      enableTls: async (files) => {
+        // PostgreSQL reads the key as the user it runs as (`postgres` when the lab runs as root)
+        // and refuses a key others may read: the files go to the data dir's owner, mode 0600.
+        const { uid, gid } = await stat(databaseDir);
+        await chown(files.keyPath, uid, gid);
+        await chown(files.certPath, uid, gid);
+        await admin(`ALTER SYSTEM SET ssl_cert_file = ${pg.escapeLiteral(files.certPath)}`);
+        await admin(`ALTER SYSTEM SET ssl_key_file = ${pg.escapeLiteral(files.keyPath)}`);
+        await admin('ALTER SYSTEM SET ssl = on');
+        await admin('SELECT pg_reload_conf()');
+        await untilTlsServed(port, superuser, files);
+      },
       stop: () => stopServer(server, databaseDir),
     };
   }
   throw lastError instanceof Error ? lastError : new Error('PostgreSQL did not start');
+}
+
+/** The postmaster applies a reload on its own time; new sessions get TLS once it has. */
+async function untilTlsServed(port: number, superuser: { user: string; password: string }, files: { caPath: string; serverName: string }): Promise<void> {
+  const ca = await readFile(files.caPath, 'utf8');
+  const deadline = Date.now() + 10_000;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    const client = new pg.Client({ host: '127.0.0.1', port, database: 'postgres', ...superuser, ssl: { ca, servername: files.serverName, rejectUnauthorized: true } });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      const { rows } = await client.query<{ ssl: boolean }>('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()');
+      if (rows[0]?.ssl) return;
+    } catch (err) {
+      last = err;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    await sleep(100);
+  }
+  throw new Error(`PostgreSQL did not serve TLS after the reload (${(last as Error | undefined)?.message ?? 'no TLS session'}; see postgres.log)`);
 }
 
 async function stopServer(server: InstanceType<EmbeddedPostgresClass>, databaseDir: string): Promise<void> {

@@ -7,7 +7,10 @@ import type { LabPostgres } from './postgres';
 
 // What moto lacks about RDS: a master password change is accepted, shown as
 // `resetting-master-credentials` with a pending MasterUserPassword for a while, and only then
-// changes the password in PostgreSQL; stop, start and reboot act on the DB network.
+// changes the password in PostgreSQL; stop, start and reboot act on the DB network. While the
+// credentials reset, another modify is refused with InvalidDBInstanceState (HTTP 400), as RDS
+// refuses any modification of an instance that is not available: a client that re-sends a modify
+// whose answer it lost gets that error, though its first call worked.
 // The password passes through here; it is never logged or echoed.
 
 const REBOOT_MS = 2000;
@@ -55,8 +58,14 @@ export function createRdsPhysics(options: RdsPhysicsOptions): RdsPhysics {
   const transient = new Map<string, Transient>();
   let stopped = false;
 
-  const invalidState = (id: string) =>
-    errorReply('rds', { code: 'InvalidDBInstanceState', message: `Database instance ${id} is not in available state.`, status: 400, type: 'Sender' });
+  // RDS's own words: a modify (or reboot) names no instance, a stop does.
+  const invalidState = (id: string, action: 'modify' | 'stop' = 'modify') =>
+    errorReply('rds', {
+      code: 'InvalidDBInstanceState',
+      message: action === 'stop' ? `Instance ${id} is not in available state.` : 'Database instance is not in available state.',
+      status: 400,
+      type: 'Sender',
+    });
 
   const motoStatus = async (id: string): Promise<string | undefined> => {
     try {
@@ -118,7 +127,7 @@ export function createRdsPhysics(options: RdsPhysicsOptions): RdsPhysics {
   };
 
   const stopOrStart = async (id: string, action: string, forward: () => Promise<AwsReply>): Promise<AwsReply> => {
-    if (action === 'StopDBInstance' && transient.has(id)) return invalidState(id);
+    if (action === 'StopDBInstance' && transient.has(id)) return invalidState(id, 'stop');
     const reply = await forward();
     if (isOk(reply)) {
       await options.network.refresh();

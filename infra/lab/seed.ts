@@ -28,6 +28,8 @@ export const RDS_INSTANCE_ID = 'linkbox-db';
 export const DB_PORT = 5432;
 export const BACKEND_SG_NAME = 'linkbox-backend-sg';
 export const DB_SG_NAME = 'linkbox-db-sg';
+/** The ops console's own group, as its deployment inside the VPC would create it; the DB group admits it. */
+export const CONSOLE_SG_NAME = 'linkbox-ops-console-sg';
 export const BACKEND_NAME = 'linkbox-backend';
 export const BACKEND_ROLE = 'linkbox-backend-role';
 export const BACKEND_PROFILE = 'linkbox-backend-profile';
@@ -97,6 +99,8 @@ export interface SeededWorld {
     dbNetworkAclId: string;
     backendSecurityGroupId: string;
     dbSecurityGroupId: string;
+    /** The ops console's own group (as its stack creates it), admitted by the DB group on the DB port. */
+    consoleSecurityGroupId: string;
   };
   instances: Array<{ id: string; name: string; privateIp: string; subnetId: string }>;
   rds: {
@@ -196,13 +200,14 @@ export async function seedLinkBox(options: { endpoint: string; region: string; m
       return aclId;
     };
 
-    const [appSubnets, dbSubnets, appAclId, dbAclId, backendSg, dbSg] = await Promise.all([
+    const [appSubnets, dbSubnets, appAclId, dbAclId, backendSg, dbSg, consoleSg] = await Promise.all([
       createSubnets(APP_SUBNETS),
       createSubnets(DB_SUBNETS),
       createAcl(APP_NACL_NAME, APP_ACL_RULES),
       createAcl(DB_NACL_NAME, DB_ACL_RULES),
       ec2.send(new CreateSecurityGroupCommand({ GroupName: BACKEND_SG_NAME, Description: 'LinkBox backend instances', VpcId: vpcId, TagSpecifications: nameTag('security-group', BACKEND_SG_NAME) })),
       ec2.send(new CreateSecurityGroupCommand({ GroupName: DB_SG_NAME, Description: 'LinkBox RDS PostgreSQL', VpcId: vpcId, TagSpecifications: nameTag('security-group', DB_SG_NAME) })),
+      ec2.send(new CreateSecurityGroupCommand({ GroupName: CONSOLE_SG_NAME, Description: 'LinkBox ops console', VpcId: vpcId, TagSpecifications: nameTag('security-group', CONSOLE_SG_NAME) })),
     ]);
 
     // A new subnet starts on the VPC's default ACL; moving it is ReplaceNetworkAclAssociation.
@@ -228,14 +233,19 @@ export async function seedLinkBox(options: { endpoint: string; region: string; m
           SubnetIds: dbSubnets.map((s) => s.id),
         }),
       ),
-      ec2.send(
-        new AuthorizeSecurityGroupIngressCommand({
-          GroupId: dbSg.GroupId,
-          // No Description on the pair: moto only revokes a described rule when the revoke repeats
-          // the description, and operators revoke with --source-group alone.
-          IpPermissions: [{ IpProtocol: 'tcp', FromPort: DB_PORT, ToPort: DB_PORT, UserIdGroupPairs: [{ GroupId: backendSg.GroupId }] }],
-        }),
-      ),
+      (async () => {
+        // No Description on the pairs: moto only revokes a described rule when the revoke repeats
+        // the description, and operators revoke with --source-group alone. One authorization per
+        // source, one after the other, so each is a rule of its own that can be revoked alone.
+        for (const source of [backendSg.GroupId, consoleSg.GroupId]) {
+          await ec2.send(
+            new AuthorizeSecurityGroupIngressCommand({
+              GroupId: dbSg.GroupId,
+              IpPermissions: [{ IpProtocol: 'tcp', FromPort: DB_PORT, ToPort: DB_PORT, UserIdGroupPairs: [{ GroupId: source }] }],
+            }),
+          );
+        }
+      })(),
       roleReady,
     ]);
 
@@ -314,6 +324,7 @@ export async function seedLinkBox(options: { endpoint: string; region: string; m
         dbNetworkAclId: dbAclId,
         backendSecurityGroupId: backendSg.GroupId!,
         dbSecurityGroupId: dbSg.GroupId!,
+        consoleSecurityGroupId: consoleSg.GroupId!,
       },
       instances,
       rds: {

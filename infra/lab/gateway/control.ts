@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { LabState } from '../contract';
+import type { LabState, RunCommandRecord } from '../contract';
 import type { RequestCounters } from './counters';
 import { FaultRuleError, parseFaultRule, type LabFaultStore } from './faults';
 
-// The lab's own control API under /_lab/: fault switches, request counters and the lab's addresses.
+// The lab's own control API under /_lab/: fault switches, request counters, the lab's addresses and
+// what Run Command has kept.
 
 export interface ControlDeps {
   faults: LabFaultStore;
@@ -11,6 +12,7 @@ export interface ControlDeps {
   /** Undefined while the lab is still starting. */
   state: () => LabState | undefined;
   instanceIds: () => string[];
+  runCommandHistory: () => RunCommandRecord[];
 }
 
 export function handleControl(req: IncomingMessage, res: ServerResponse, body: Buffer, deps: ControlDeps): void {
@@ -77,5 +79,10 @@ export function handleControl(req: IncomingMessage, res: ServerResponse, body: B
     return state ? send(200, state) : send(503, { error: 'the lab is still starting' });
   }
 
-  send(404, { error: `no lab endpoint ${path}; see /_lab/faults, /_lab/reset, /_lab/requests, /_lab/state` });
+  if (path === '/_lab/run-command/history') {
+    if (method !== 'GET') return notAllowed('GET');
+    return send(200, { commands: deps.runCommandHistory() });
+  }
+
+  send(404, { error: `no lab endpoint ${path}; see /_lab/faults, /_lab/reset, /_lab/requests, /_lab/state, /_lab/run-command/history` });
 }

@@ -26,8 +26,17 @@ const ruleInput = z.discriminatedUnion(
     }),
     z.strictObject({ id: id.optional(), kind: z.literal('kms-denied') }),
     z.strictObject({ id: id.optional(), kind: z.literal('container'), instanceId: z.string().min(1), mode: z.enum(['crashed', 'unhealthy'], { error: 'mode must be "crashed" or "unhealthy"' }) }),
+    z.strictObject({
+      id: id.optional(),
+      kind: z.literal('lost-answer'),
+      service,
+      action: action.optional(),
+      mode: z.enum(['drop', 'delay'], { error: 'mode must be "drop" (no answer, connection closed) or "delay" (answer after ms)' }),
+      ms: z.number().int().min(1).max(600_000).optional(),
+      count: z.number({ error: 'count must be a whole number from 1' }).int('count must be a whole number from 1').min(1, 'count must be a whole number from 1').optional(),
+    }),
   ],
-  { error: 'kind must be one of latency, error, kms-denied, container' },
+  { error: 'kind must be one of latency, error, kms-denied, container, lost-answer' },
 );
 
 export class FaultRuleError extends Error {}
@@ -44,6 +53,8 @@ export function parseFaultRule(raw: unknown, knownInstanceIds: () => string[]): 
   if (rule.kind === 'container' && !knownInstanceIds().includes(rule.instanceId)) {
     throw new FaultRuleError(`instanceId: no lab instance "${rule.instanceId}" (known: ${knownInstanceIds().join(', ') || 'none'})`);
   }
+  if (rule.kind === 'lost-answer' && rule.mode === 'delay' && rule.ms === undefined) throw new FaultRuleError('ms: mode "delay" needs ms, how long the answer is held');
+  if (rule.kind === 'lost-answer' && rule.mode === 'drop' && rule.ms !== undefined) throw new FaultRuleError('ms: only mode "delay" takes ms; "drop" never answers');
   return { ...rule, id: rule.id ?? randomUUID().slice(0, 8) } as FaultRule;
 }
 
@@ -56,7 +67,11 @@ export interface LabFaultStore extends FaultStore {
   /** The error to answer with, after rolling each matching rule's probability; undefined lets the call through. */
   errorFor(call: AwsCall, random?: () => number): LabErrorCode | undefined;
   kmsDenied(): boolean;
+  /** Whether this call's answer is to be lost; using a rule with a count uses one of its calls up. */
+  lostAnswerFor(call: AwsCall): LostAnswer | undefined;
 }
+
+export type LostAnswer = { mode: 'drop' } | { mode: 'delay'; ms: number };
 
 export function createFaultStore(): LabFaultStore {
   let rules: FaultRule[] = [];
@@ -109,5 +124,15 @@ export function createFaultStore(): LabFaultStore {
       return undefined;
     },
     kmsDenied: () => rules.some((r) => r.kind === 'kms-denied'),
+    lostAnswerFor(call) {
+      const rule = rules.find((r) => r.kind === 'lost-answer' && matches(r, call));
+      if (!rule || rule.kind !== 'lost-answer') return undefined;
+      if (rule.count !== undefined) {
+        const left = rule.count - 1;
+        rules = left > 0 ? rules.map((r) => (r === rule ? { ...rule, count: left } : r)) : rules.filter((r) => r !== rule);
+        if (left === 0) changed();
+      }
+      return rule.mode === 'drop' ? { mode: 'drop' } : { mode: 'delay', ms: rule.ms ?? 0 };
+    },
   };
 }

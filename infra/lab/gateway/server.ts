@@ -9,12 +9,20 @@ import { errorReply, labError } from './replies';
 // The one AWS endpoint of the lab. Every call is counted, then faults apply, then the lab's own
 // behaviour (RDS physics, Run Command, ...) may answer it; everything else goes to moto untouched,
 // byte for byte, so the SigV4 signature the client computed still matches what moto receives.
+// A lost-answer fault acts last: the call has had all its effects when its answer is dropped or
+// held back, as when a response is lost on the way back from AWS.
 
 /**
  * Answers a call itself, or returns undefined to pass it on. `forward` sends the untouched request
  * to moto and gives back its buffered answer, for behaviour that wraps moto's (RDS physics).
  */
 export type CallHandler = (call: AwsCall, forward: () => Promise<AwsReply>) => Promise<AwsReply | undefined>;
+
+/** Changes an answer on its way back (whoever produced it), for the calls it applies to. */
+export interface ReplyRewriter {
+  applies(call: AwsCall): boolean;
+  rewrite(call: AwsCall, reply: AwsReply): AwsReply;
+}
 
 export interface GatewayOptions extends ControlDeps {
   port: number;
@@ -30,6 +38,8 @@ export interface Gateway {
   port: number;
   /** Adds lab behaviour; handlers are asked in the order they were added. */
   use(handler: CallHandler): void;
+  /** Adds a rewriter; those that apply to a call run in the order they were added. */
+  rewrite(rewriter: ReplyRewriter): void;
   stop(): Promise<void>;
 }
 
@@ -38,6 +48,7 @@ const MAX_BODY = 16 * 1024 * 1024;
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const handlers: CallHandler[] = [];
+  const rewriters: ReplyRewriter[] = [];
   const moto = new URL(options.motoUrl);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
   const kmsDenial = createKmsDeniedCheck(options.motoUrl);
@@ -96,11 +107,29 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       if (denial) return send(res, errorReply(call.service, denial));
     }
 
+    const lost = options.faults.lostAnswerFor(call);
+    const rewriting = rewriters.filter((r) => r.applies(call));
+    let reply: AwsReply | undefined;
     for (const handler of handlers) {
-      const reply = await handler(call, () => forwardBuffered(req, body));
-      if (reply) return send(res, reply);
+      reply = await handler(call, () => forwardBuffered(req, body));
+      if (reply) break;
     }
-    forwardStreaming(req, res, body, call.service);
+    if (!reply) {
+      if (!lost && rewriting.length === 0) return forwardStreaming(req, res, body, call.service);
+      reply = await forwardBuffered(req, body).catch(() => errorReply(call.service, { ...labError(call.service, 'InternalError'), status: 502, message: 'the lab could not reach moto' }));
+    }
+    for (const rewriter of rewriting) reply = rewriter.rewrite(call, reply);
+    if (!lost) return send(res, reply);
+
+    const what = `${call.service} ${call.action} landed (HTTP ${reply.status})`;
+    if (lost.mode === 'drop') {
+      options.log(`lost-answer fault: ${what}; the connection was closed without its answer`);
+      req.socket.destroy();
+      return;
+    }
+    options.log(`lost-answer fault: ${what}; its answer is held ${lost.ms} ms`);
+    await untilClosedOr(res, lost.ms);
+    if (!res.destroyed && !res.writableEnded) send(res, reply);
   };
 
   const server = http.createServer((req, res) => {
@@ -149,6 +178,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     url: `http://127.0.0.1:${port}`,
     port,
     use: (handler) => void handlers.push(handler),
+    rewrite: (rewriter) => void rewriters.push(rewriter),
     stop: async () => {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -157,6 +187,19 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       agent.destroy();
     },
   };
+}
+
+/** Waits `ms`, or less if the caller gives up (or the gateway stops) first. */
+function untilClosedOr(res: ServerResponse, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      res.off('close', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    res.once('close', done);
+  });
 }
 
 function send(res: ServerResponse, reply: AwsReply): void {

@@ -1,7 +1,8 @@
 import type { Container } from './container';
-import { docker, fail, ok, refusedEnv, type Output } from './docker';
+import { docker, EXEC_PROGRAMS, fail, ok, parseExec, type Output } from './docker';
 import { curl, nc, type NetContext } from './net';
 import { parseLine, ShellSyntaxError, type ChainLink, type SimpleCommand } from './shell';
+import { planFilter } from './text-filters';
 
 // The lab's interpreter for AWS-RunShellScript: it understands the commands the deploy scripts and
 // the runbooks use and nothing else. A script is read whole before anything runs, so a script with
@@ -56,7 +57,14 @@ export async function runScript(plan: Extract<ScriptPlan, { ok: true }>, ctx: Ho
     for (const link of links) {
       if (link.joiner === '&&' && status !== 0) continue;
       if (link.joiner === '||' && status === 0) continue;
-      const out = await runCommand(link.command, env, ctx);
+      let out = await runCommand(link.command, env, ctx);
+      // A pipeline: each filter reads the stdout before it; stderr goes straight through, and the
+      // status is the last filter's (sh without pipefail).
+      for (const words of link.command.pipedInto) {
+        const plan = planFilter(words);
+        const filtered = plan.ok ? plan.filter(out.stdout) : plan.output;
+        out = { stdout: filtered.stdout, stderr: out.stderr + filtered.stderr, exitCode: filtered.exitCode };
+      }
       if (link.command.stdout === 'keep') stdout += out.stdout;
       if (link.command.stderr === 'keep') stderr += out.stderr;
       else if (link.command.stderr === 'to-stdout' && link.command.stdout === 'keep') stdout += out.stderr;
@@ -93,25 +101,23 @@ function unsupported(command: SimpleCommand): Output | null {
   const words = withoutSudo(command.words);
   const first = words[0];
   const notSupported = (word: string, hint = '') => fail(`lab: command not supported by the lab: ${word}${hint}`, 127);
-  if (command.pipedInto.length > 0) {
-    if (first === 'docker' && words[1] === 'exec') return null; // refused when run, with the reason
-    return notSupported(first ?? '|', ' (the lab runs no pipelines)');
+  for (const stage of command.pipedInto) {
+    const plan = planFilter(stage);
+    if (!plan.ok) return plan.output;
   }
   if (!first || first === 'export' || first === 'echo' || first === 'true' || first === 'sleep') return null;
   if (applicationScript(words)) return null;
   if (first === 'docker') {
     if (['ps', 'inspect', 'logs', 'restart', 'stop', 'start'].includes(words[1] ?? '')) return null;
-    if (words[1] === 'exec' && isEnvDump(words.slice(2))) return null;
+    if (words[1] === 'exec') {
+      const exec = parseExec(words.slice(2));
+      if (!exec.ok || EXEC_PROGRAMS.has(exec.command[0]!)) return null; // docker's own usage errors are printed when run
+      return notSupported(`docker exec ... ${exec.command[0]}`, ' (the lab runs env and printenv in the container)');
+    }
     return notSupported(`docker ${words[1] ?? ''}`.trim());
   }
   if (first === 'curl' || first === 'nc') return null;
   return notSupported(first);
-}
-
-/** `docker exec linkbox-backend env` / `printenv`: would print DATABASE_URL with the password. */
-function isEnvDump(execArgs: string[]): boolean {
-  const rest = execArgs.filter((a) => !a.startsWith('-'));
-  return rest[0] === 'linkbox-backend' && ['env', 'printenv', 'cat'].includes(rest[1] ?? '');
 }
 
 async function runCommand(command: SimpleCommand, env: Map<string, string>, ctx: HostContext): Promise<Output> {
@@ -144,10 +150,7 @@ async function runCommand(command: SimpleCommand, env: Map<string, string>, ctx:
     const shown = ctx.container.inspect().image;
     return ok(`Reading database settings from SSM Parameter Store\nStarting linkbox-backend (${shown})\n${started.containerId}\n`);
   }
-  if (first === 'docker') {
-    if (args[0] === 'exec') return refusedEnv();
-    return docker(args, { container: ctx.container, afterStart: ctx.afterStart });
-  }
+  if (first === 'docker') return docker(args, { container: ctx.container, afterStart: ctx.afterStart });
   if (first === 'curl') return curl(args, ctx);
   if (first === 'nc') return nc(args, ctx);
   return fail(`lab: command not supported by the lab: ${first}`, 127);

@@ -21,6 +21,19 @@ const LOG_LINES = 300;
 
 export const DEFAULT_IMAGE = 'linkbox-backend:latest';
 
+/**
+ * The image's own ENV (python:3.12-slim and the LinkBox Dockerfile). Docker puts the `docker run -e`
+ * variables first and appends the image's, so DATABASE_URL leads `Config.Env`.
+ */
+const IMAGE_ENV = [
+  'PATH=/usr/local/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  'LANG=C.UTF-8',
+  'GPG_KEY=7169605F62C751356D054A26A821E680E5FA6305',
+  'PYTHON_VERSION=3.12.8',
+  'PYTHONDONTWRITEBYTECODE=1',
+  'PYTHONUNBUFFERED=1',
+];
+
 export interface ContainerOptions {
   /** The instance id, or "local" for the local backend. */
   hostId: string;
@@ -38,7 +51,7 @@ export class Container {
   readonly port: number;
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
-  /** The container's environment, as docker keeps it between stop and start. Never logged. */
+  /** The container's DATABASE_URL, as docker keeps it between stop and start. Never logged. */
   private databaseUrl: string | undefined;
   private unhealthy = false;
   private logs: string[] = [];
@@ -64,6 +77,14 @@ export class Container {
 
   inspect(): ContainerState & { id: string; createdAt: string; exists: boolean } {
     return { ...this.state, id: this.id, createdAt: this.createdAt, exists: this.created };
+  }
+
+  /**
+   * `Config.Env` as docker keeps it: what start_application.sh passed with `-e` (DATABASE_URL with the
+   * real password, exactly as Docker prints it), then the image's variables.
+   */
+  environment(): string[] {
+    return [...(this.databaseUrl !== undefined ? [`DATABASE_URL=${this.databaseUrl}`] : []), ...IMAGE_ENV];
   }
 
   recentLogs(tail?: number): string[] {

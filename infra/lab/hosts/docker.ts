@@ -1,7 +1,11 @@
 import type { Container } from './container';
+import { executeTemplate, goMap, parseTemplate, TemplateExecError, TemplateParseError, TemplateUnsupportedError } from './go-template';
 
-// `docker ps|inspect|logs|restart|stop|start linkbox-backend` on one host, printed the way docker
-// prints them. `docker inspect` leaves out Config.Env: it would carry DATABASE_URL and its password.
+// `docker ps|inspect|logs|exec|restart|stop|start linkbox-backend` on one host, printed the way
+// docker prints them — including what makes them dangerous: `docker inspect` prints `Config.Env`,
+// and `docker exec linkbox-backend env` the environment, both with the DATABASE_URL that
+// start_application.sh passed with `-e`, password and all. A lab that hid it would let a console
+// that runs such a command through Run Command (whose output SSM keeps) pass its tests.
 
 export interface Output {
   stdout: string;
@@ -27,6 +31,8 @@ export async function docker(args: string[], ctx: DockerContext): Promise<Output
       return inspect(rest, ctx.container);
     case 'logs':
       return logs(rest, ctx.container);
+    case 'exec':
+      return exec(rest, ctx.container);
     case 'restart':
     case 'stop':
     case 'start':
@@ -36,7 +42,7 @@ export async function docker(args: string[], ctx: DockerContext): Promise<Output
   }
 }
 
-/** What `docker inspect` prints for the container, minus the environment. */
+/** What `docker inspect` prints for the container, in Docker's field order. */
 export function inspectObject(container: Container): Record<string, unknown> {
   const c = container.inspect();
   const running = c.status === 'running';
@@ -61,9 +67,21 @@ export function inspectObject(container: Container): Record<string, unknown> {
     Image: `sha256:${c.id.split('').reverse().join('')}`,
     Name: `/${NAME}`,
     RestartCount: c.restartCount,
-    HostConfig: { PortBindings: { '80/tcp': [{ HostIp: '', HostPort: '80' }] }, RestartPolicy: { Name: 'unless-stopped', MaximumRetryCount: 0 } },
-    Config: { Hostname: c.id.slice(0, 12), Image: c.image, ExposedPorts: { '80/tcp': {} }, Cmd: ['uvicorn', 'app.main:app', '--host', '0.0.0.0', '--port', '80'] },
-    NetworkSettings: { Ports: { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '80' }] } },
+    HostConfig: { PortBindings: goMap({ '80/tcp': [{ HostIp: '', HostPort: '80' }] }), RestartPolicy: { Name: 'unless-stopped', MaximumRetryCount: 0 } },
+    Config: {
+      Hostname: c.id.slice(0, 12),
+      Domainname: '',
+      User: '',
+      ExposedPorts: goMap({ '80/tcp': {} }),
+      Tty: false,
+      Env: container.environment(),
+      Cmd: ['uvicorn', 'app.main:app', '--host', '0.0.0.0', '--port', '80'],
+      Image: c.image,
+      WorkingDir: '/app',
+      Entrypoint: null,
+      Labels: goMap({}),
+    },
+    NetworkSettings: { Ports: goMap({ '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '80' }] }) },
   };
 }
 
@@ -106,9 +124,10 @@ function ps(args: string[], container: Container): Output {
   };
   if (quiet) return ok(listed ? `${row.ID}\n` : '');
   if (format) {
-    const template = format.replace(/^table\s+/, '');
-    if (!listed) return ok(format.startsWith('table') ? '' : '');
-    return renderTemplate(template, row);
+    // docker's formatter drops the "table" prefix and turns \t and \n into tabs and newlines.
+    const template = format.replace(/^table\s+/, '').replaceAll('\\t', '\t').replaceAll('\\n', '\n');
+    if (!listed) return ok('');
+    return formatWith(template, [row], { missingField: (name) => `can't evaluate field ${name} in type *formatter.ContainerContext` });
   }
   const header = ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'];
   const rows = listed ? [[row.ID, row.Image, row.Command, row.RunningFor, row.Status, row.Ports, row.Names]] : [];
@@ -135,17 +154,105 @@ function inspect(args: string[], container: Container): Output {
     else stderr += `Error: No such object: ${name}\n`;
   }
   const exitCode = stderr ? 1 : 0;
+  if (format === 'json') return { stdout: `${JSON.stringify(found)}\n`, stderr, exitCode };
   if (format) {
-    if (/\.Config\.Env|\.Env\b/.test(format)) return refusedEnv();
-    let stdout = '';
-    for (const object of found) {
-      const rendered = renderTemplate(format, object);
-      if (rendered.exitCode !== 0) return rendered;
-      stdout += rendered.stdout;
-    }
-    return { stdout, stderr, exitCode };
+    const rendered = formatWith(format, found);
+    return { stdout: rendered.stdout, stderr: stderr + rendered.stderr, exitCode: Math.max(exitCode, rendered.exitCode) };
   }
   return { stdout: `${JSON.stringify(found, null, 4)}\n`, stderr, exitCode };
+}
+
+/**
+ * One line per object, as docker's TemplateInspector writes them. A template that does not parse
+ * exits 64; one that fails on an object exits 1 and, with nothing printed, docker still writes an
+ * empty line to stdout.
+ */
+function formatWith(format: string, objects: Record<string, unknown>[], options: { missingField?: (name: string) => string } = {}): Output {
+  let template;
+  try {
+    template = parseTemplate(format);
+  } catch (err) {
+    if (err instanceof TemplateParseError) return fail(`template parsing error: ${err.message}`, 64);
+    if (err instanceof TemplateUnsupportedError) return fail(err.message, 1);
+    throw err;
+  }
+  let stdout = '';
+  let stderr = '';
+  for (const object of objects) {
+    try {
+      stdout += `${executeTemplate(template, object, options)}\n`;
+    } catch (err) {
+      if (err instanceof TemplateExecError || err instanceof TemplateParseError) stderr += `template parsing error: ${err.message}\n`;
+      else throw err;
+    }
+  }
+  if (!stderr) return ok(stdout || '\n');
+  return { stdout: stdout || '\n', stderr, exitCode: 1 };
+}
+
+/** `docker exec [-it] [-e K=V] [-u U] [-w DIR] CONTAINER COMMAND...`, read once for planning and once for running. */
+export function parseExec(args: string[]): { ok: true; name: string; command: string[]; env: string[] } | { ok: false; output: Output } {
+  const env: string[] = [];
+  let i = 0;
+  for (; i < args.length; i++) {
+    const a = args[i]!;
+    if (!a.startsWith('-')) break;
+    if (a === '-e' || a === '--env') env.push(args[++i] ?? '');
+    else if (a.startsWith('--env=')) env.push(a.slice('--env='.length));
+    else if (a === '-u' || a === '--user' || a === '-w' || a === '--workdir') i++;
+    else if (/^-[it]+$/.test(a) || a === '--interactive' || a === '--tty' || a.startsWith('--user=') || a.startsWith('--workdir=')) continue;
+    else return { ok: false, output: fail(`unknown flag: ${a}\nSee 'docker exec --help'.`, 125) };
+  }
+  const name = args[i];
+  const command = args.slice(i + 1);
+  if (!name || command.length === 0) return { ok: false, output: fail(`"docker exec" requires at least 2 arguments.\nSee 'docker exec --help'.`, 1) };
+  return { ok: true, name, command, env };
+}
+
+/** The programs the lab can run inside the container: the environment readers of the seed's own check. */
+export const EXEC_PROGRAMS = new Set(['env', 'printenv']);
+
+function exec(args: string[], container: Container): Output {
+  const parsed = parseExec(args);
+  if (!parsed.ok) return parsed.output;
+  const c = container.inspect();
+  if (!c.exists || (parsed.name !== NAME && !(parsed.name.length >= 4 && c.id.startsWith(parsed.name)))) {
+    return fail(`Error response from daemon: No such container: ${parsed.name}`, 1);
+  }
+  if (c.status !== 'running') return fail(`Error response from daemon: container ${c.id} is not running`, 1);
+  const [program, ...rest] = parsed.command as [string, ...string[]];
+  const environment = execEnvironment(container, parsed.env);
+  if (program === 'env' && rest.length === 0) return ok(environment.map((line) => `${line}\n`).join(''));
+  if (program === 'printenv') {
+    if (rest.length === 0) return ok(environment.map((line) => `${line}\n`).join(''));
+    let stdout = '';
+    let missing = false;
+    for (const name of rest) {
+      const line = environment.find((l) => l.startsWith(`${name}=`));
+      if (line === undefined) missing = true;
+      else stdout += `${line.slice(name.length + 1)}\n`;
+    }
+    return { stdout, stderr: '', exitCode: missing ? 1 : 0 };
+  }
+  return fail(`lab: command not supported by the lab: docker exec ${parsed.name} ${parsed.command.join(' ')}`, 127);
+}
+
+/**
+ * An exec'd process's environment as docker builds it: PATH and HOSTNAME first, then the
+ * container's Config.Env (its PATH replacing the default in place), `-e` values, and HOME.
+ */
+function execEnvironment(container: Container, extra: string[]): string[] {
+  const env = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', `HOSTNAME=${container.inspect().id.slice(0, 12)}`];
+  const put = (entry: string) => {
+    const key = entry.split('=', 1)[0];
+    const at = env.findIndex((e) => e.split('=', 1)[0] === key);
+    if (at >= 0) env[at] = entry;
+    else env.push(entry);
+  };
+  for (const entry of container.environment()) put(entry);
+  for (const entry of extra) put(entry);
+  if (!env.some((e) => e.startsWith('HOME='))) env.push('HOME=/root');
+  return env;
 }
 
 function logs(args: string[], container: Container): Output {
@@ -188,45 +295,6 @@ async function lifecycle(action: 'restart' | 'stop' | 'start', args: string[], c
     stdout += `${name}\n`;
   }
   return { stdout, stderr, exitCode: stderr ? 1 : 0 };
-}
-
-export function refusedEnv(): Output {
-  return fail(
-    'lab: refused: this would print the container environment, whose DATABASE_URL holds the database password ' +
-      '(and Run Command keeps command output). Check the login with the console\'s "db.login" check, or compare ' +
-      '"aws ssm get-parameter --name <prefix>/db-username" with "aws rds describe-db-instances" instead.',
-    1,
-  );
-}
-
-/** The Go template subset operators use with --format: {{.A.B}}, {{json .A}}, {{lower .A}}, literal text. */
-export function renderTemplate(template: string, data: Record<string, unknown>): Output {
-  const unescaped = template.replace(/\\n/g, '\n').replace(/\\t/g, '\t');
-  let failed: string | null = null;
-  const out = unescaped.replace(/\{\{\s*(json\s+|lower\s+|upper\s+)?(\.[A-Za-z0-9_.]*)\s*\}\}/g, (_, fn: string | undefined, path: string) => {
-    let value: unknown = data;
-    for (const key of path.split('.').filter(Boolean)) {
-      value = value && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
-    }
-    const f = fn?.trim();
-    if (f === 'json') return JSON.stringify(value ?? null);
-    if (value === undefined) {
-      failed = `template: :1: executing "" at <${path}>: map has no entry for key "${path.split('.').pop()}"`;
-      return '';
-    }
-    const text = typeof value === 'object' && value !== null ? goPrint(value) : String(value);
-    return f === 'lower' ? text.toLowerCase() : f === 'upper' ? text.toUpperCase() : text;
-  });
-  if (failed) return fail(failed, 1);
-  if (/\{\{/.test(out)) return fail('lab: this --format template is not supported by the lab (use {{.Field}}, {{json .Field}})', 1);
-  return ok(`${out}\n`);
-}
-
-function goPrint(value: object): string {
-  if (Array.isArray(value)) return `[${value.map((v) => (typeof v === 'object' && v ? goPrint(v) : String(v))).join(' ')}]`;
-  return `map[${Object.entries(value)
-    .map(([k, v]) => `${k}:${typeof v === 'object' && v ? goPrint(v) : String(v)}`)
-    .join(' ')}]`;
 }
 
 function statusText(container: Container): string {

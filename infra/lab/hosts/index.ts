@@ -147,6 +147,8 @@ export function createFleet(options: FleetOptions): Fleet {
     localBackendUrl: () => `http://127.0.0.1:${localPort || 8000}`,
 
     interceptor: runCommand.interceptor,
+
+    runCommandHistory: () => runCommand.history(),
   };
 }
 

@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import type { AwsCall, AwsReply, Interceptor } from '../contract';
+import type { AwsCall, AwsReply, Interceptor, RunCommandRecord } from '../contract';
 import { planScript, runScript } from './commands';
 import type { LabHost } from './host';
 
 // Systems Manager Run Command and the SSM agents, answered by the lab (moto only pretends to run
 // commands): SendCommand, GetCommandInvocation, ListCommandInvocations, ListCommands and
-// DescribeInstanceInformation, in the JSON shapes and error codes of the real service.
+// DescribeInstanceInformation, in the JSON shapes and error codes of the real service. Like SSM,
+// it keeps every command's parameters and output and hands them to anyone allowed to list them
+// (for 30 days there; for the lab's life here), so whatever a console puts in a command line or
+// makes a host print stays readable without the KMS key: history() lets tests check for that.
 
 export interface RunCommandOptions {
   region: string;
@@ -21,8 +24,10 @@ const ACCOUNT_ID = '123456789012';
 const DOCUMENT = 'AWS-RunShellScript';
 const PLUGIN = 'aws:runShellScript';
 const AGENT_VERSION = '3.3.1957.0';
-/** The agent's limits: GetCommandInvocation keeps 24,000 characters, a plugin's Output 2,500. */
-const CONTENT_LIMIT = 24_000;
+/** GetCommandInvocation's documented limits: the first 24,000 characters of stdout, 8,000 of stderr. */
+const STDOUT_LIMIT = 24_000;
+const STDERR_LIMIT = 8_000;
+/** The agent's MaximumPluginOutputSize: a plugin's Output in ListCommandInvocations (see pluginOutput). */
 const PLUGIN_OUTPUT_LIMIT = 2_500;
 const DEFAULT_TIMEOUT_S = 3600;
 
@@ -52,6 +57,8 @@ interface CommandRecord {
 
 export interface RunCommand {
   interceptor: Interceptor;
+  /** Every command sent so far, oldest first, with its parameters and each instance's whole output. */
+  history(): RunCommandRecord[];
   stop(): void;
 }
 
@@ -208,9 +215,9 @@ export function createRunCommand(options: RunCommandOptions): RunCommand {
       ExecutionEndDateTime: ended ? ended.toISOString() : '',
       Status: invocation.status,
       StatusDetails: invocation.status,
-      StandardOutputContent: truncate(invocation.stdout, CONTENT_LIMIT),
+      StandardOutputContent: invocation.stdout.slice(0, STDOUT_LIMIT),
       StandardOutputUrl: '',
-      StandardErrorContent: truncate(invocation.stderr, CONTENT_LIMIT),
+      StandardErrorContent: invocation.stderr.slice(0, STDERR_LIMIT),
       StandardErrorUrl: '',
       CloudWatchOutputConfig: { CloudWatchLogGroupName: '', CloudWatchOutputEnabled: false },
     };
@@ -336,7 +343,6 @@ export function createRunCommand(options: RunCommandOptions): RunCommand {
   }
 
   function invocationShape(record: CommandRecord, invocation: Invocation, details: boolean): Record<string, unknown> {
-    const output = invocation.stderr ? `${invocation.stdout}\n----------ERROR-------\n${invocation.stderr}` : invocation.stdout;
     return {
       CommandId: record.commandId,
       InstanceId: invocation.instanceId,
@@ -359,7 +365,7 @@ export function createRunCommand(options: RunCommandOptions): RunCommand {
               ResponseCode: invocation.responseCode,
               ...(invocation.startedAt ? { ResponseStartDateTime: epoch(invocation.startedAt) } : {}),
               ...(invocation.endedAt ? { ResponseFinishDateTime: epoch(invocation.endedAt) } : {}),
-              Output: truncate(output, PLUGIN_OUTPUT_LIMIT, '\n---Output truncated---'),
+              Output: pluginOutput(invocation.stdout, invocation.stderr, PLUGIN_OUTPUT_LIMIT),
               StandardOutputUrl: '',
               StandardErrorUrl: '',
               OutputS3Region: options.region,
@@ -376,10 +382,42 @@ export function createRunCommand(options: RunCommandOptions): RunCommand {
 
   return {
     interceptor,
+    history: () =>
+      commands.map((record) => ({
+        commandId: record.commandId,
+        requestedAt: record.requestedAt.toISOString(),
+        documentName: DOCUMENT,
+        comment: record.comment,
+        parameters: structuredClone(record.parameters),
+        instanceIds: [...record.instanceIds],
+        targets: structuredClone(record.targets),
+        invocations: record.invocations.map((i) => ({ instanceId: i.instanceId, status: i.status, responseCode: i.responseCode, stdout: i.stdout, stderr: i.stderr })),
+      })),
     stop() {
       stopped = true;
     },
   };
+}
+
+const ERROR_TITLE = '\n----------ERROR-------\n';
+const OUTPUT_TRUNCATED = '\n---Output truncated---';
+const ERROR_TRUNCATED = '\n---Error truncated----';
+
+/**
+ * The agent's TruncateOutput (amazon-ssm-agent, iohandler): stdout and stderr joined under an error
+ * title, cut to `capacity` with each stream's own marker, sharing the room when both are long.
+ */
+export function pluginOutput(stdout: string, stderr: string, capacity: number): string {
+  const title = stderr.length > 0 ? ERROR_TITLE : '';
+  const available = capacity - title.length;
+  const half = Math.floor(available / 2);
+  if (stdout.length + stderr.length < available) return `${stdout}${title}${stderr}`;
+  if (stdout.length > half && stderr.length > half) {
+    const each = Math.floor((available - ERROR_TRUNCATED.length - OUTPUT_TRUNCATED.length) / 2);
+    return `${stdout.slice(0, each)}${OUTPUT_TRUNCATED}${title}${stderr.slice(0, each)}${ERROR_TRUNCATED}`;
+  }
+  if (stdout.length < half) return `${stdout}${title}${stderr.slice(0, available - ERROR_TRUNCATED.length - stdout.length)}${ERROR_TRUNCATED}`;
+  return `${stdout.slice(0, available - OUTPUT_TRUNCATED.length - stderr.length)}${OUTPUT_TRUNCATED}${title}${stderr}`;
 }
 
 function matchesTarget(host: LabHost, target: { Key: string; Values: string[] }): boolean {
@@ -405,10 +443,6 @@ function page<T>(rows: T[], input: Record<string, unknown>, key: string): Record
 
 function newestFirst(commands: CommandRecord[]): CommandRecord[] {
   return [...commands].reverse();
-}
-
-function truncate(text: string, limit: number, marker = ''): string {
-  return text.length > limit ? text.slice(0, limit) + marker : text;
 }
 
 function epoch(date: Date): number {

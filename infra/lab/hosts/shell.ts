@@ -9,7 +9,7 @@ export interface SimpleCommand {
   /** `>/dev/null`, `2>/dev/null`, `2>&1`, `&>/dev/null`. */
   stdout: 'keep' | 'discard';
   stderr: 'keep' | 'discard' | 'to-stdout';
-  /** Commands after `|`, kept only to name them: the lab runs no pipelines. */
+  /** Commands after `|`: the lab pipes only into grep, head and tail (text-filters.ts). */
   pipedInto: string[][];
 }
 

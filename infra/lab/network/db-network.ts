@@ -13,11 +13,19 @@ import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
 import { egressAdmits, ingressAdmits, type Source } from './ingress';
 import { aclDropsFlow, type AclDrop } from './nacl';
 
-// The network between LinkBox's hosts and the RDS endpoint. Each simulated source (a backend
-// instance, or `tunnel`: an SSM port-forwarding session, which leaves AWS through the first backend
-// instance and so carries its security groups, address and subnet) gets its own listener, so the
-// lab knows who is connecting. Every `syncIntervalMs` it re-reads, from moto, each instance's own
-// security groups, private IP and subnet (DescribeInstances), the rules of every group in the VPC
+// The network between LinkBox's hosts and the RDS endpoint. Each simulated source gets its own
+// listener, so the lab knows who is connecting:
+// - each backend instance (on 127.0.0.1; the hosts send their connections to the RDS endpoint there);
+// - `tunnel`: an SSM port-forwarding session, which leaves AWS through the first backend instance
+//   and so carries its security groups, address and subnet (on 127.0.0.1; the console's `reachVia`);
+// - `console`: the ops console deployed inside the VPC, as its own CDK stack would put it, with a
+//   security group of its own that the DB group admits (seeded as linkbox-ops-console-sg). It is
+//   not a backend, so revoking the backends' rule does not cut it off, and revoking its own rule
+//   does. Its listener is the address and port DescribeDBInstances reports (rds-endpoint.ts), so a
+//   console configured without reachVia really connects where RDS says the database is. It has no
+//   instance, so no address or subnet of its own: CIDR rules and network ACLs never apply to it.
+// Every `syncIntervalMs` the network re-reads, from moto, each instance's own security groups,
+// private IP and subnet (DescribeInstances), the rules of every group in the VPC
 // (DescribeSecurityGroups), the VPC's network ACLs and their subnet associations
 // (DescribeNetworkAcls), and where RDS sits (DescribeDBInstances: status, port, groups, subnet
 // group; DescribeNetworkInterfaces: the "RDSNetworkInterface" in the DB subnet and its address).
@@ -35,6 +43,7 @@ import { aclDropsFlow, type AclDrop } from './nacl';
 // instance has no listener at all, so connections are refused.
 
 export const TUNNEL = 'tunnel';
+export const CONSOLE = 'console';
 
 /** RDS states in which nothing listens on the endpoint. */
 /** What RDS calls the network interface it puts in the VPC for an instance (the seed makes one). */
@@ -51,12 +60,14 @@ export interface DbNetworkOptions {
   upstream: { host: string; port: number };
   /** The backend instances, in seed order; the first one carries the tunnel. */
   instanceIds: string[];
+  /** The console inside the VPC: where RDS says the endpoint is, and the console's security groups. */
+  console: { endpoint: { host: string; port: number }; securityGroupIds: string[] };
   syncIntervalMs: number;
   log: (line: string) => void;
 }
 
 export interface DbNetwork {
-  /** Where `sourceId` (an instance id or `tunnel`) connects to reach the RDS endpoint. */
+  /** Where `sourceId` (an instance id, `tunnel` or `console`) connects to reach the RDS endpoint. */
   route(sourceId: string): { host: string; port: number };
   sources(): string[];
   /** Re-reads the security groups, ACLs and the instance's state now instead of at the next tick. */
@@ -105,6 +116,7 @@ interface Flow {
 }
 
 interface Listener {
+  host: string;
   port: number;
   server: net.Server | undefined;
 }
@@ -118,8 +130,10 @@ export async function startDbNetwork(options: DbNetworkOptions): Promise<DbNetwo
   };
   const ec2 = new EC2Client(clientConfig);
   const rds = new RDSClient(clientConfig);
-  const sourceIds = [...options.instanceIds, TUNNEL];
-  const listeners = new Map<string, Listener>(sourceIds.map((id) => [id, { port: 0, server: undefined }]));
+  const sourceIds = [...options.instanceIds, TUNNEL, CONSOLE];
+  const listeners = new Map<string, Listener>(
+    sourceIds.map((id) => [id, id === CONSOLE ? { ...options.console.endpoint, server: undefined } : { host: '127.0.0.1', port: 0, server: undefined }]),
+  );
   const flows = new Set<Flow>();
   const held = new Set<net.Socket>();
   let view: View | undefined;
@@ -171,6 +185,8 @@ export async function startDbNetwork(options: DbNetworkOptions): Promise<DbNetwo
     }
     const carrier = options.instanceIds[0];
     if (carrier && sources.has(carrier)) sources.set(TUNNEL, sources.get(carrier)!);
+    // No CIDR rule or network ACL applies to the console: it has no instance, so no address or subnet in the lab.
+    sources.set(CONSOLE, { securityGroupIds: options.console.securityGroupIds, privateIp: undefined, subnetId: undefined });
     return {
       rdsStatus: db?.DBInstanceStatus ?? 'deleted',
       dbPort: db?.Endpoint?.Port ?? 5432,
@@ -266,10 +282,10 @@ export async function startDbNetwork(options: DbNetworkOptions): Promise<DbNetwo
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject);
           // The port stays the same across stop/start, as the endpoint's address does.
-          server.listen(listener.port, '127.0.0.1', () => resolve());
+          server.listen(listener.port, listener.host, () => resolve());
         });
       } catch (err) {
-        options.log(`DB network: cannot listen for ${sourceId} on port ${listener.port}: ${(err as Error).message}`);
+        options.log(`DB network: cannot listen for ${sourceId} on ${listener.host}:${listener.port}: ${(err as Error).message}`);
         continue;
       }
       const address = server.address();
@@ -327,6 +343,11 @@ export async function startDbNetwork(options: DbNetworkOptions): Promise<DbNetwo
   await sync();
   if (!view) throw new Error('the DB network could not read the security groups and network ACLs from moto');
   await open(); // every source gets its port now, so routes are known even if RDS starts stopped
+  if (!listeners.get(CONSOLE)!.server) {
+    const { host, port } = options.console.endpoint;
+    await close();
+    throw new Error(`the DB network cannot listen on the RDS endpoint ${host}:${port}`);
+  }
   await apply();
 
   let timer: NodeJS.Timeout | undefined;
@@ -343,7 +364,7 @@ export async function startDbNetwork(options: DbNetworkOptions): Promise<DbNetwo
     route(sourceId) {
       const listener = listeners.get(sourceId);
       if (!listener) throw new Error(`no DB network route for "${sourceId}" (sources: ${sourceIds.join(', ')})`);
-      return { host: '127.0.0.1', port: listener.port };
+      return { host: listener.host, port: listener.port };
     },
     sources: () => [...sourceIds],
     refresh: async () => {

@@ -153,7 +153,8 @@ describe('backend instances', () => {
     }>;
     expect(inspected!.State).toMatchObject({ Status: 'running', Running: true, ExitCode: 0 });
     expect(inspected!.Config.Image).toBe('linkbox-backend:latest');
-    expect(inspected!.Config.Env).toBeUndefined();
+    // As Docker does: the environment start_application.sh passed, password and all (see container-environment.test.ts).
+    expect(inspected!.Config.Env).toContainEqual(expect.stringMatching(/^DATABASE_URL=postgresql:\/\/linkbox:/));
     expect(inspected!.State.StartedAt).toBe(lab.instances[0]!.container.startedAt);
 
     const formatted = await runOne(["docker inspect --format '{{.State.Status}} {{.RestartCount}} {{.Config.Image}}' linkbox-backend", 'docker ps']);
@@ -216,11 +217,10 @@ describe('backend instances', () => {
     expect(lab.instances[0]!.container.startedAt).toBe(before);
   });
 
-  test('reading the container environment is refused because it would print the database password', async () => {
+  test('the seed\'s container-environment check prints DATABASE_URL, as Docker would', async () => {
     const out = await runOne(['sudo docker exec linkbox-backend env | grep DATABASE_URL']);
-    expect(out.Status).toBe('Failed');
-    expect(out.StandardErrorContent).toMatch(/^lab: refused: .*DATABASE_URL holds the database password/);
-    expect(out.StandardOutputContent).toBe('');
+    expect(out.Status).toBe('Success');
+    expect(out.StandardOutputContent).toMatch(/^DATABASE_URL=postgresql:\/\/linkbox:[^@]+@[^:]+:5432\/linkbox\n$/);
   });
 
   test('a SendCommand by tag:Name reaches both instances, and ListCommandInvocations with Details gives the plugin output', async () => {

@@ -48,13 +48,18 @@ describe('the AWS CLI against the lab', () => {
     expect(db.VpcSecurityGroups.map((g: { VpcSecurityGroupId: string }) => g.VpcSecurityGroupId)).toEqual([sg.SecurityGroups[0].GroupId]);
   });
 
-  it('finds linkbox-db-sg by its Name tag, admitting the backend security group on 5432', async () => {
+  it('finds linkbox-db-sg by its Name tag, admitting the backend security group and the ops console\'s on 5432', async () => {
     const out = await cli('ec2', 'describe-security-groups', '--filters', 'Name=tag:Name,Values=*linkbox-db-sg*');
     expect(out.SecurityGroups).toHaveLength(1);
-    const backend = await cli('ec2', 'describe-security-groups', '--filters', 'Name=tag:Name,Values=linkbox-backend-sg');
-    const backendId = backend.SecurityGroups[0].GroupId;
+    const groupId = async (name: string) => (await cli('ec2', 'describe-security-groups', '--filters', `Name=tag:Name,Values=${name}`)).SecurityGroups[0].GroupId;
+    // EC2 describes the two authorizations on the same port as one permission with two pairs.
     expect(out.SecurityGroups[0].IpPermissions).toEqual([
-      expect.objectContaining({ IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, UserIdGroupPairs: [expect.objectContaining({ GroupId: backendId })] }),
+      expect.objectContaining({
+        IpProtocol: 'tcp',
+        FromPort: 5432,
+        ToPort: 5432,
+        UserIdGroupPairs: [expect.objectContaining({ GroupId: await groupId('linkbox-backend-sg') }), expect.objectContaining({ GroupId: await groupId('linkbox-ops-console-sg') })],
+      }),
     ]);
   });
 
