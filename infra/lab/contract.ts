@@ -15,6 +15,24 @@ export interface LabOptions {
   /** How often the DB network re-reads security groups and instance state from the EC2 API. */
   syncIntervalMs: number;
   log: (line: string) => void;
+  /**
+   * Enforce IAM policies on every call through the gateway, as AWS does (default true). Keys moto
+   * did not issue (the seed's, LABCONSOLE, the CLI's "testing") are the lab's admin and unrestricted.
+   */
+  enforceIam: boolean;
+  /** Run the console as an IAM role: the lab creates the role, and LABCONSOLE may then only assume it. */
+  consoleRole?: ConsoleRoleOptions;
+}
+
+export interface ConsoleRoleOptions {
+  name: string;
+  /** The role's permissions: one inline policy, as JSON text or an object. */
+  policyDocument: string | object;
+  /** Who may assume it; by default the lab's account, with sts:ExternalId required when externalId is set. */
+  trustPolicy?: string | object;
+  externalId?: string;
+  /** The session name the console assumes it with (the config schema's default when absent). */
+  sessionName?: string;
 }
 
 /** What GET /_lab/state returns and startLab() resolves to (plus stop()). */
@@ -29,6 +47,25 @@ export interface LabState {
   local: { databaseUrl: string; backendUrl: string; envFile: string };
   /** The console config (environments `production` and `local`) the lab wrote for this run. */
   configPath: string;
+  iam: LabIamState;
+}
+
+export interface LabIamState {
+  enforced: boolean;
+  /** Fixed lab keys that act as a principal instead of the lab's admin (LABCONSOLE once a console role is set). */
+  boundAccessKeys: Record<string, string>;
+  consoleRole: ConsoleRoleState | null;
+}
+
+export interface ConsoleRoleState {
+  roleName: string;
+  roleArn: string;
+  externalId: string | null;
+  sessionName: string;
+  /** The key the console signs sts:AssumeRole with (the lab's stand-in for its task role); moto ignores the secret. */
+  sourceAccessKeyId: string;
+  /** The IAM user that key is, whose only permission is assuming the console role. */
+  sourcePrincipalArn: string;
 }
 
 export interface LabHostState {

@@ -3,24 +3,27 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { consoleConfigSchema } from '../../lib/config/schema';
-import type { Fleet, Lab, LabOptions, LabState } from './contract';
+import type { ConsoleRoleState, Fleet, Lab, LabOptions, LabState } from './contract';
 import { createRequestCounters } from './gateway/counters';
 import { createRevokeByWhatItAdmits } from './gateway/ec2-revoke';
 import { createFaultStore } from './gateway/faults';
 import { startGateway, type Gateway } from './gateway/server';
 import { startWatchdog } from './watchdog';
 import { createFleet, createIamSimulator } from './hosts/index';
+import { CONSOLE_ACCESS_KEY_ID, createConsoleRole } from './iam/console-role';
+import { createIamEnforcer } from './iam/enforcer';
 import { startMoto, type Moto } from './moto';
 import { startDbNetwork, TUNNEL, type DbNetwork } from './network/db-network';
 import { assertPortFree } from './ports';
 import { generateUrlSafePassword, startPostgres } from './postgres';
 import { createRdsPhysics, type RdsPhysics } from './rds-physics';
-import { BACKEND_NAME, BACKEND_SG_NAME, DB_SG_NAME, PARAMETER_PREFIX, seedLinkBox } from './seed';
+import { BACKEND_NAME, BACKEND_SG_NAME, DB_SG_NAME, PARAMETER_PREFIX, SEED_CREDENTIALS, seedLinkBox } from './seed';
 
 // The lab: LinkBox's AWS on one machine. A Node program (tsx), never part of the Next bundle, which
 // is why its modules do not import 'server-only' (that marker throws outside React's server build).
 
-export type { Lab, LabOptions, LabState } from './contract';
+export type { ConsoleRoleOptions, ConsoleRoleState, Lab, LabOptions, LabState } from './contract';
+export { deployStack, type DeployedStack, type StackDeployment } from './cloudformation';
 export { MotoNotInstalledError } from './moto';
 export { PortInUseError } from './ports';
 
@@ -32,6 +35,7 @@ export const DEFAULT_LAB_OPTIONS: LabOptions = {
   resetSeconds: 4,
   syncIntervalMs: 1000,
   log: (line) => console.log(line),
+  enforceIam: true,
 };
 
 /** The seed's docker-compose default, as backend/app/core/config.py has it. */
@@ -101,6 +105,8 @@ export async function startLab(overrides: Partial<LabOptions> = {}): Promise<Lab
 
     const faults = createFaultStore();
     const counters = createRequestCounters();
+    const iam = createIamEnforcer({ motoUrl: moto.url, enforce: options.enforceIam, counters, log });
+    stack.push({ what: 'IAM enforcement', stop: () => iam.stop() });
     // Filled in once the hosts exist and the lab is ready; the control API reads them live.
     const late: { fleet?: Fleet; state?: () => LabState } = {};
     const gateway: Gateway = await startGateway({
@@ -113,12 +119,21 @@ export async function startLab(overrides: Partial<LabOptions> = {}): Promise<Lab
       state: () => late.state?.(),
       instanceIds: () => late.fleet?.hosts().map((h) => h.id) ?? [],
       log,
+      authorize: (call) => iam.authorize(call),
     });
     stack.push({ what: 'gateway', stop: () => gateway.stop() });
+    // First: it records AssumeRole sessions and sees IAM changes before any other behaviour.
+    gateway.use(iam.handler);
 
     const [world, postgres] = await Promise.all([seedLinkBox({ endpoint: gateway.url, region: options.region, masterPassword }), postgresStarting]);
     log(`PostgreSQL on 127.0.0.1:${postgres.port}`);
     log(`seeded linkbox-db, ${world.instances.length} backend instances and ${PARAMETER_PREFIX}/*`);
+    let consoleRole: ConsoleRoleState | null = null;
+    if (options.consoleRole) {
+      consoleRole = await createConsoleRole({ endpoint: gateway.url, region: options.region, accountId: world.accountId, credentials: SEED_CREDENTIALS, role: options.consoleRole });
+      iam.bind(CONSOLE_ACCESS_KEY_ID, consoleRole.sourcePrincipalArn);
+      log(`the console runs as ${consoleRole.roleArn}: ${CONSOLE_ACCESS_KEY_ID} may only assume it`);
+    }
 
     const network: DbNetwork = await startDbNetwork({
       motoUrl: moto.url,
@@ -184,6 +199,7 @@ export async function startLab(overrides: Partial<LabOptions> = {}): Promise<Lab
       instances: activeFleet.hosts(),
       local: { databaseUrl: postgres.localDatabaseUrl, backendUrl: activeFleet.localBackendUrl(), envFile },
       configPath,
+      iam: { ...iam.state(), consoleRole },
     });
     await writeConsoleConfig(configPath, snapshot());
     // The seed's own calls are not anyone's traffic: counting starts with the lab ready.
@@ -214,7 +230,9 @@ async function writeConsoleConfig(path: string, state: LabState): Promise<void> 
         name: 'production',
         kind: 'aws',
         region: state.region,
-        credentials: { source: 'lab' },
+        credentials: state.iam.consoleRole
+          ? { source: 'assume-role', roleArn: state.iam.consoleRole.roleArn, sessionName: state.iam.consoleRole.sessionName, ...(state.iam.consoleRole.externalId ? { externalId: state.iam.consoleRole.externalId } : {}) }
+          : { source: 'lab' },
         endpoint: state.awsEndpoint,
         parameterPrefix: state.parameterPrefix,
         rdsInstanceId: state.rds.instanceId,
