@@ -14,6 +14,7 @@ import {
   type GetCommandInvocationCommandOutput,
 } from '@aws-sdk/client-ssm';
 import { AssumeRoleCommand, DecodeAuthorizationMessageCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { awsCli, eventually, labApi, startTestLab, type TestLab } from '../support/lab';
@@ -151,6 +152,25 @@ describe('the console as a role it assumes', () => {
       endpoint: lab.awsEndpoint,
       credentials: { source: 'assume-role', roleArn, externalId: EXTERNAL_ID, sessionName: 'linkbox-ops-console' },
     });
+  });
+
+  test('the console\'s recipe: fromTemporaryCredentials with LABCONSOLE as source and STS at the lab endpoint', async () => {
+    const consoleRole = lab.iam.consoleRole!;
+    const credentials = fromTemporaryCredentials({
+      params: { RoleArn: consoleRole.roleArn, RoleSessionName: consoleRole.sessionName, ExternalId: consoleRole.externalId ?? undefined },
+      masterCredentials: { accessKeyId: consoleRole.sourceAccessKeyId, secretAccessKey: 'lab-not-a-secret' },
+      clientConfig: { region: lab.region, endpoint: lab.awsEndpoint },
+    });
+    const rds = new RDSClient({ region: lab.region, endpoint: lab.awsEndpoint, credentials, maxAttempts: 1 });
+    const sts = new STSClient({ region: lab.region, endpoint: lab.awsEndpoint, credentials, maxAttempts: 1 });
+    try {
+      expect((await sts.send(new GetCallerIdentityCommand({}))).Arn).toBe(session());
+      expect((await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'linkbox-db' }))).DBInstances).toHaveLength(1);
+      await expect(rds.send(new DescribeDBInstancesCommand({}))).rejects.toMatchObject({ name: 'AccessDenied' });
+    } finally {
+      rds.destroy();
+      sts.destroy();
+    }
   });
 
   test('the assumed session is the role session, as GetCallerIdentity (never denied) says', async () => {
