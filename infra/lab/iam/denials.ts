@@ -66,7 +66,7 @@ export function denialReply(d: Denial): AwsReply {
   if (d.call.service === 'ec2') {
     // EC2's reads carry no encoded message; its changes do.
     const encoded = d.call.action.startsWith('Describe') ? '' : ` Encoded authorization failure message: ${encodeAuthorizationMessage(d)}`;
-    return errorReply('ec2', { code: 'UnauthorizedOperation', message: `You are not authorized to perform this operation. ${message}.${encoded}`.replace(/\.\.$/, '.'), status: 403, type: 'Sender' });
+    return errorReply('ec2', { code: 'UnauthorizedOperation', message: `You are not authorized to perform this operation. ${message}.${encoded}`, status: 403, type: 'Sender' });
   }
   return errorReply(d.call.service, { code: 'AccessDenied', message, status: 403, type: 'Sender' });
 }

@@ -196,7 +196,6 @@ function globalContext(call: AwsCall, principal: Exclude<Principal, { kind: 'inv
     'aws:PrincipalArn': principal.kind === 'role-session' && roleArn ? roleArn : principal.arn,
     'aws:PrincipalAccount': principal.accountId,
     'aws:PrincipalType': principal.kind === 'role-session' ? 'AssumedRole' : principal.kind === 'user' ? 'User' : 'Account',
-    'aws:userid': principal.id,
     // The lab listens on the loopback interface only.
     'aws:SourceIp': '127.0.0.1',
     'aws:SecureTransport': 'false',

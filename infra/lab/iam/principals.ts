@@ -1,6 +1,6 @@
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { XMLParser } from 'fast-xml-parser';
-import { roleOfInstanceProfile } from './policies';
+import { NoSuchEntityError, roleOfInstanceProfile } from './policies';
 import type { World } from './world';
 
 // Who is calling, from the access key id in the SigV4 Authorization header, as AWS resolves it:
@@ -62,7 +62,10 @@ export function createPrincipalResolver(options: { motoUrl: string; world: World
     if (!facts) return { kind: 'invalid', reason: `no EC2 instance ${instanceId}` };
     const profileName = facts.instanceProfileArn?.split('/').pop();
     if (!profileName) return { kind: 'invalid', reason: `instance ${instanceId} has no instance profile` };
-    const role = await roleOfInstanceProfile(world.iam, profileName).catch(() => undefined);
+    const role = await roleOfInstanceProfile(world.iam, profileName).catch((err: unknown) => {
+      if (err instanceof NoSuchEntityError) return undefined;
+      throw err;
+    });
     if (!role) return { kind: 'invalid', reason: `instance profile ${profileName} has no role` };
     const accountId = await world.accountId();
     return principalOf(`arn:aws:sts::${accountId}:assumed-role/${role}/${instanceId}`)!;
