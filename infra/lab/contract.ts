@@ -15,8 +15,26 @@ export interface LabOptions {
   /** How often the DB network re-reads security groups, network ACLs and instance state from the EC2 API. */
   syncIntervalMs: number;
   log: (line: string) => void;
+  /**
+   * Enforce IAM policies on every call through the gateway, as AWS does (default true). Keys moto
+   * did not issue (the seed's, LABCONSOLE, the CLI's "testing") are the lab's admin and unrestricted.
+   */
+  enforceIam: boolean;
+  /** Run the console as an IAM role: the lab creates the role, and LABCONSOLE may then only assume it. */
+  consoleRole?: ConsoleRoleOptions;
   /** The lab's OpenID Connect provider (infra/lab/oidc). */
   oidc?: LabOidcOptions;
+}
+
+export interface ConsoleRoleOptions {
+  name: string;
+  /** The role's permissions: one inline policy, as JSON text or an object. */
+  policyDocument: string | object;
+  /** Who may assume it; by default the lab's account, with sts:ExternalId required when externalId is set. */
+  trustPolicy?: string | object;
+  externalId?: string;
+  /** The session name the console assumes it with (the config schema's default when absent). */
+  sessionName?: string;
 }
 
 export interface LabOidcOptions {
@@ -58,6 +76,7 @@ export interface LabState {
   /** The console config (environments `production` and `local`) the lab wrote for this run. */
   configPath: string;
   oidc: LabOidcState;
+  iam: LabIamState;
 }
 
 /** The lab's identity provider as a relying party (the console, a test) needs to know it. */
@@ -143,6 +162,24 @@ export interface LabInstanceState extends LabHostState {
   subnetId: string;
   /** Where this instance's connections to the RDS endpoint go: a test connecting here connects as the instance. */
   dbRoute: { host: string; port: number };
+}
+
+export interface LabIamState {
+  enforced: boolean;
+  /** Fixed lab keys that act as a principal instead of the lab's admin (LABCONSOLE once a console role is set). */
+  boundAccessKeys: Record<string, string>;
+  consoleRole: ConsoleRoleState | null;
+}
+
+export interface ConsoleRoleState {
+  roleName: string;
+  roleArn: string;
+  externalId: string | null;
+  sessionName: string;
+  /** The key the console signs sts:AssumeRole with (the lab's stand-in for its task role); moto ignores the secret. */
+  sourceAccessKeyId: string;
+  /** The IAM user that key is, whose only permission is assuming the console role. */
+  sourcePrincipalArn: string;
 }
 
 export interface LabHostState {

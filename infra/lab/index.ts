@@ -3,13 +3,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { consoleConfigSchema } from '../../lib/config/schema';
-import type { Fleet, Lab, LabOptions, LabState } from './contract';
+import type { ConsoleRoleState, Fleet, Lab, LabOptions, LabState } from './contract';
 import { createRequestCounters } from './gateway/counters';
 import { createRevokeByWhatItAdmits } from './gateway/ec2-revoke';
 import { createFaultStore } from './gateway/faults';
 import { startGateway, type Gateway } from './gateway/server';
 import { startWatchdog } from './watchdog';
 import { createFleet, createIamSimulator } from './hosts/index';
+import { CONSOLE_ACCESS_KEY_ID, createConsoleRole } from './iam/console-role';
+import { createIamEnforcer } from './iam/enforcer';
 import { startMoto, type Moto } from './moto';
 import { startDbNetwork, TUNNEL, type DbNetwork } from './network/db-network';
 import { LAB_OIDC_ACCOUNTS, LAB_OIDC_ROLE_GROUPS } from './oidc/accounts';
@@ -18,13 +20,14 @@ import { chooseLoopbackEndpoint, reportEndpoint } from './network/rds-endpoint';
 import { assertPortFree } from './ports';
 import { generateUrlSafePassword, startPostgres } from './postgres';
 import { createRdsPhysics, type RdsPhysics } from './rds-physics';
-import { BACKEND_NAME, BACKEND_SG_NAME, DB_PORT, DB_SG_NAME, PARAMETER_PREFIX, RDS_INSTANCE_ID, seedLinkBox } from './seed';
+import { BACKEND_NAME, BACKEND_SG_NAME, DB_PORT, DB_SG_NAME, PARAMETER_PREFIX, RDS_INSTANCE_ID, SEED_CREDENTIALS, seedLinkBox } from './seed';
 import { createCertificateAuthority, issueServerCertificate } from './tls';
 
 // The lab: LinkBox's AWS on one machine. A Node program (tsx), never part of the Next bundle, which
 // is why its modules do not import 'server-only' (that marker throws outside React's server build).
 
-export type { Lab, LabOidcOptions, LabOidcState, LabOptions, LabState } from './contract';
+export type { ConsoleRoleOptions, ConsoleRoleState, Lab, LabOidcOptions, LabOidcState, LabOptions, LabState } from './contract';
+export { deployStack, type DeployedStack, type StackDeployment } from './cloudformation';
 export { MotoNotInstalledError } from './moto';
 export { LabOidcSettingError } from './oidc/provider';
 export { PortInUseError } from './ports';
@@ -37,6 +40,7 @@ export const DEFAULT_LAB_OPTIONS: LabOptions = {
   resetSeconds: 4,
   syncIntervalMs: 1000,
   log: (line) => console.log(line),
+  enforceIam: true,
 };
 
 /** The identity provider's port beside the default gateway port; elsewhere the kernel picks one. */
@@ -115,6 +119,8 @@ export async function startLab(overrides: Partial<LabOptions> = {}): Promise<Lab
 
     const faults = createFaultStore();
     const counters = createRequestCounters();
+    const iam = createIamEnforcer({ motoUrl: moto.url, enforce: options.enforceIam, counters, log });
+    stack.push({ what: 'IAM enforcement', stop: () => iam.stop() });
     // Filled in once the hosts exist and the lab is ready; the control API reads them live.
     const late: { fleet?: Fleet; state?: () => LabState } = {};
     const gateway: Gateway = await startGateway({
@@ -128,8 +134,11 @@ export async function startLab(overrides: Partial<LabOptions> = {}): Promise<Lab
       instanceIds: () => late.fleet?.hosts().map((h) => h.id) ?? [],
       runCommandHistory: () => late.fleet?.runCommandHistory() ?? [],
       log,
+      authorize: (call) => iam.authorize(call),
     });
     stack.push({ what: 'gateway', stop: () => gateway.stop() });
+    // First: it records AssumeRole sessions and sees IAM changes before any other behaviour.
+    gateway.use(iam.handler);
 
     // RDS reports the address the DB network will listen on, from the seed's first call on, so
     // SSM db-endpoint (written by the seed from CreateDBInstance's answer) is that address too.
@@ -145,6 +154,12 @@ export async function startLab(overrides: Partial<LabOptions> = {}): Promise<Lab
     ]);
     log(`PostgreSQL on 127.0.0.1:${postgres.port}`);
     log(`seeded linkbox-db, ${world.instances.length} backend instances and ${PARAMETER_PREFIX}/*`);
+    let consoleRole: ConsoleRoleState | null = null;
+    if (options.consoleRole) {
+      consoleRole = await createConsoleRole({ endpoint: gateway.url, region: options.region, accountId: world.accountId, credentials: SEED_CREDENTIALS, role: options.consoleRole });
+      iam.bind(CONSOLE_ACCESS_KEY_ID, consoleRole.sourcePrincipalArn);
+      log(`the console runs as ${consoleRole.roleArn}: ${CONSOLE_ACCESS_KEY_ID} may only assume it`);
+    }
 
     // PostgreSQL serves TLS as RDS does, with a certificate for both names of the endpoint.
     const dnsName = endpointReport.motoAddress();
@@ -226,6 +241,7 @@ export async function startLab(overrides: Partial<LabOptions> = {}): Promise<Lab
       local: { databaseUrl: postgres.localDatabaseUrl, backendUrl: activeFleet.localBackendUrl(), envFile },
       configPath,
       oidc: idp.state(),
+      iam: { ...iam.state(), consoleRole },
     });
     await writeConsoleConfig(configPath, snapshot());
     // The seed's own calls are not anyone's traffic: counting starts with the lab ready.
@@ -257,7 +273,9 @@ async function writeConsoleConfig(path: string, state: LabState): Promise<void> 
         name: 'production',
         kind: 'aws',
         region: state.region,
-        credentials: { source: 'lab' },
+        credentials: state.iam.consoleRole
+          ? { source: 'assume-role', roleArn: state.iam.consoleRole.roleArn, sessionName: state.iam.consoleRole.sessionName, ...(state.iam.consoleRole.externalId ? { externalId: state.iam.consoleRole.externalId } : {}) }
+          : { source: 'lab' },
         endpoint: state.awsEndpoint,
         parameterPrefix: state.parameterPrefix,
         rdsInstanceId: state.rds.instanceId,

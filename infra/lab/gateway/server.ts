@@ -9,6 +9,7 @@ import { errorReply, labError } from './replies';
 // The one AWS endpoint of the lab. Every call is counted, then faults apply, then the lab's own
 // behaviour (RDS physics, Run Command, ...) may answer it; everything else goes to moto untouched,
 // byte for byte, so the SigV4 signature the client computed still matches what moto receives.
+// Right after counting, IAM enforcement (infra/lab/iam) decides whether the caller may make the call.
 // A lost-answer fault acts last: the call has had all its effects when its answer is dropped or
 // held back, as when a response is lost on the way back from AWS.
 
@@ -31,6 +32,8 @@ export interface GatewayOptions extends ControlDeps {
   motoUrl: string;
   region: string;
   log: (line: string) => void;
+  /** IAM enforcement: undefined lets the call through, a reply refuses it (infra/lab/iam/enforcer.ts). */
+  authorize?: (call: AwsCall) => Promise<AwsReply | undefined>;
 }
 
 export interface Gateway {
@@ -97,6 +100,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (!call) return forwardStreaming(req, res, body, 'unknown');
 
     options.counters.count(call);
+    const refusal = await options.authorize?.(call);
+    if (refusal) return send(res, refusal);
 
     const latency = options.faults.latencyFor(call);
     if (latency > 0) await sleep(latency);

@@ -1,26 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import {
-  GetGroupPolicyCommand,
-  GetInstanceProfileCommand,
-  GetPolicyCommand,
-  GetPolicyVersionCommand,
-  GetRolePolicyCommand,
-  GetUserPolicyCommand,
-  IAMClient,
-  ListAttachedGroupPoliciesCommand,
-  ListAttachedRolePoliciesCommand,
-  ListAttachedUserPoliciesCommand,
-  ListGroupPoliciesCommand,
-  ListGroupsForUserCommand,
-  ListRolePoliciesCommand,
-  ListUserPoliciesCommand,
-} from '@aws-sdk/client-iam';
+import { IAMClient } from '@aws-sdk/client-iam';
 import type { AwsCall, AwsReply, Interceptor } from '../contract';
-import { evaluate, type PolicySource } from './policy-evaluator';
+import { InvalidPrincipalArnError, NoSuchEntityError, principalPolicies } from '../iam/policies';
+import { evaluatePrincipal, PolicyEvaluationError, type PolicySource, type RequestContext } from '../iam/policy-evaluator';
 
 // iam:SimulatePrincipalPolicy (and SimulateCustomPolicy), which moto lacks: the principal's inline
-// and attached managed policies are read from moto directly and evaluated by policy-evaluator.ts,
-// so a policy changed with the AWS CLI changes the answer, as on AWS. The answer is IAM's XML.
+// and attached managed policies (and permissions boundary) are read from moto directly and
+// evaluated by the same evaluator the gateway enforces with, so a policy changed with the AWS CLI
+// changes the answer, as on AWS. ContextEntries feed the conditions; a condition key a matching
+// statement needs and the request lacks is reported in MissingContextValues. The answer is IAM's XML.
 
 const XMLNS = 'https://iam.amazonaws.com/doc/2010-05-08/';
 
@@ -55,104 +43,32 @@ export function createIamSimulator(options: IamSimulatorOptions): Interceptor {
       if (actions.length === 0) throw new IamError(400, 'ValidationError', "1 validation error detected: Value null at 'actionNames' failed to satisfy constraint: Member must not be null");
       const resources = members(call.input, 'ResourceArns');
       const extra = members(call.input, 'PolicyInputList').map((document, i) => ({ id: `PolicyInputList.${i + 1}`, type: 'none' as const, document }));
-      let sources: PolicySource[];
+      const boundaryInput = members(call.input, 'PermissionsBoundaryPolicyInputList').map((document, i) => ({
+        id: `PermissionsBoundaryPolicyInputList.${i + 1}`,
+        type: 'none' as const,
+        document,
+      }));
+      let identity: PolicySource[];
+      let boundary: PolicySource | null = boundaryInput[0] ?? null;
       if (call.action === 'SimulatePrincipalPolicy') {
         const arn = typeof call.input.PolicySourceArn === 'string' ? call.input.PolicySourceArn : '';
         if (!arn) throw new IamError(400, 'ValidationError', "1 validation error detected: Value null at 'policySourceArn' failed to satisfy constraint: Member must not be null");
-        sources = [...(await principalPolicies(iam, arn)), ...extra];
+        const held = await principalPolicies(iam, arn);
+        identity = [...held.identity, ...extra];
+        boundary ??= held.boundary;
       } else {
         if (extra.length === 0) throw new IamError(400, 'ValidationError', "1 validation error detected: Value null at 'policyInputList' failed to satisfy constraint: Member must not be null");
-        sources = extra;
+        identity = extra;
       }
-      return xmlReply(200, simulationXml(call.action, sources, actions, resources));
+      return xmlReply(200, simulationXml(call.action, { identity, boundary }, actions, resources, contextEntries(call.input)));
     } catch (err) {
       if (err instanceof IamError) return xmlReply(err.status, errorXml(err));
-      if (err instanceof SyntaxError) return xmlReply(400, errorXml(new IamError(400, 'MalformedPolicyDocument', 'The policy document is not valid JSON.')));
+      if (err instanceof NoSuchEntityError) return xmlReply(404, errorXml(new IamError(404, 'NoSuchEntity', err.message)));
+      if (err instanceof InvalidPrincipalArnError) return xmlReply(400, errorXml(new IamError(400, 'InvalidInput', err.message)));
+      if (err instanceof PolicyEvaluationError) return xmlReply(500, errorXml(new IamError(500, 'PolicyEvaluation', `The lab could not evaluate a policy: ${err.message}`)));
       throw err;
     }
   };
-}
-
-/** The policies IAM evaluates for a user, group or role (an instance profile stands for its role). */
-export async function principalPolicies(iam: IAMClient, arn: string): Promise<PolicySource[]> {
-  const match = /^arn:aws[a-z-]*:iam::\d{12}:(role|user|group|instance-profile)\/(?:.*\/)?([^/]+)$/.exec(arn);
-  if (!match) throw new IamError(400, 'InvalidInput', `Invalid ARN: ${arn} is not the ARN of a user, group or role.`);
-  const [, kind, name] = match as unknown as [string, string, string];
-  try {
-    if (kind === 'instance-profile') {
-      const profile = await iam.send(new GetInstanceProfileCommand({ InstanceProfileName: name }));
-      const role = profile.InstanceProfile?.Roles?.[0]?.RoleName;
-      if (!role) throw new IamError(400, 'InvalidInput', `Instance profile ${name} has no role.`);
-      return rolePolicies(iam, role);
-    }
-    if (kind === 'role') return await rolePolicies(iam, name);
-    if (kind === 'group') return await groupPolicies(iam, name);
-    const own = await userPolicies(iam, name);
-    const groups = await iam.send(new ListGroupsForUserCommand({ UserName: name }));
-    const fromGroups = await Promise.all((groups.Groups ?? []).map((g) => groupPolicies(iam, g.GroupName!)));
-    return [...own, ...fromGroups.flat()];
-  } catch (err) {
-    if ((err as Error).name === 'NoSuchEntityException' || (err as Error).name === 'NoSuchEntity') {
-      throw new IamError(404, 'NoSuchEntity', `The ${kind === 'instance-profile' ? 'instance profile' : kind} with name ${name} cannot be found.`);
-    }
-    throw err;
-  }
-}
-
-async function rolePolicies(iam: IAMClient, role: string): Promise<PolicySource[]> {
-  const inline = await iam.send(new ListRolePoliciesCommand({ RoleName: role }));
-  const attached = await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: role }));
-  const own = await Promise.all(
-    (inline.PolicyNames ?? []).map(async (policy) => {
-      const out = await iam.send(new GetRolePolicyCommand({ RoleName: role, PolicyName: policy }));
-      return { id: policy, type: 'role' as const, document: decodeDocument(out.PolicyDocument) };
-    }),
-  );
-  return [...own, ...(await managed(iam, attached.AttachedPolicies ?? []))];
-}
-
-async function userPolicies(iam: IAMClient, user: string): Promise<PolicySource[]> {
-  const inline = await iam.send(new ListUserPoliciesCommand({ UserName: user }));
-  const attached = await iam.send(new ListAttachedUserPoliciesCommand({ UserName: user }));
-  const own = await Promise.all(
-    (inline.PolicyNames ?? []).map(async (policy) => {
-      const out = await iam.send(new GetUserPolicyCommand({ UserName: user, PolicyName: policy }));
-      return { id: policy, type: 'user' as const, document: decodeDocument(out.PolicyDocument) };
-    }),
-  );
-  return [...own, ...(await managed(iam, attached.AttachedPolicies ?? []))];
-}
-
-async function groupPolicies(iam: IAMClient, group: string): Promise<PolicySource[]> {
-  const inline = await iam.send(new ListGroupPoliciesCommand({ GroupName: group }));
-  const attached = await iam.send(new ListAttachedGroupPoliciesCommand({ GroupName: group }));
-  const own = await Promise.all(
-    (inline.PolicyNames ?? []).map(async (policy) => {
-      const out = await iam.send(new GetGroupPolicyCommand({ GroupName: group, PolicyName: policy }));
-      return { id: policy, type: 'group' as const, document: decodeDocument(out.PolicyDocument) };
-    }),
-  );
-  return [...own, ...(await managed(iam, attached.AttachedPolicies ?? []))];
-}
-
-async function managed(iam: IAMClient, attached: Array<{ PolicyArn?: string; PolicyName?: string }>): Promise<PolicySource[]> {
-  return Promise.all(
-    attached.map(async ({ PolicyArn, PolicyName }) => {
-      const policy = await iam.send(new GetPolicyCommand({ PolicyArn }));
-      const version = await iam.send(new GetPolicyVersionCommand({ PolicyArn, VersionId: policy.Policy?.DefaultVersionId }));
-      return {
-        id: PolicyName ?? PolicyArn ?? '',
-        type: PolicyArn?.includes(':aws:policy/') ? ('aws-managed' as const) : ('user-managed' as const),
-        document: decodeDocument(version.PolicyVersion?.Document),
-      };
-    }),
-  );
-}
-
-/** IAM's query API returns policy documents URL-encoded; moto does too. */
-function decodeDocument(document: string | undefined): string {
-  if (!document) return '{}';
-  return document.trimStart().startsWith('{') ? document : decodeURIComponent(document);
 }
 
 /** `ActionNames.member.1`, `ActionNames.member.2`, ... in order. */
@@ -165,11 +81,30 @@ function members(input: Record<string, unknown>, name: string): string[] {
   return found.sort((a, b) => a[0] - b[0]).map(([, v]) => v);
 }
 
-function simulationXml(action: string, sources: PolicySource[], actions: string[], resources: string[]): string {
+/** `ContextEntries.member.N.ContextKeyName` with `.ContextKeyValues.member.M` (a list for *List types). */
+function contextEntries(input: Record<string, unknown>): RequestContext {
+  const context: RequestContext = {};
+  for (const [key, value] of Object.entries(input)) {
+    const m = /^ContextEntries\.member\.(\d+)\.ContextKeyName$/.exec(key);
+    if (!m || typeof value !== 'string') continue;
+    const values = members(input, `ContextEntries\\.member\\.${m[1]}\\.ContextKeyValues`);
+    const type = String(input[`ContextEntries.member.${m[1]}.ContextKeyType`] ?? 'string');
+    context[value] = type.toLowerCase().endsWith('list') ? values : (values[0] ?? '');
+  }
+  return context;
+}
+
+function simulationXml(
+  action: string,
+  policies: { identity: PolicySource[]; boundary: PolicySource | null },
+  actions: string[],
+  resources: string[],
+  context: RequestContext,
+): string {
   const results: string[] = [];
   for (const actionName of actions) {
     for (const resource of resources.length > 0 ? resources : ['*']) {
-      const result = evaluate(sources, actionName, resource);
+      const result = evaluatePrincipal(policies, { action: actionName, resource, context });
       const statements = result.matched
         .map(
           (s) =>
@@ -179,11 +114,14 @@ function simulationXml(action: string, sources: PolicySource[], actions: string[
         )
         .join('');
       const missing = result.missingContextValues.map((k) => `<member>${esc(k)}</member>`).join('');
+      const boundaryDetail = policies.boundary
+        ? `<PermissionsBoundaryDecisionDetail><AllowedByPermissionsBoundary>${result.deniedBy !== 'permissions boundary'}</AllowedByPermissionsBoundary></PermissionsBoundaryDecisionDetail>`
+        : '';
       results.push(
         `<member><EvalActionName>${esc(actionName)}</EvalActionName><EvalResourceName>${esc(resource)}</EvalResourceName>` +
           `<EvalDecision>${result.decision}</EvalDecision><MatchedStatements>${statements}</MatchedStatements>` +
           `<MissingContextValues>${missing}</MissingContextValues>` +
-          `<OrganizationsDecisionDetail><AllowedByOrganizations>true</AllowedByOrganizations></OrganizationsDecisionDetail></member>`,
+          `<OrganizationsDecisionDetail><AllowedByOrganizations>true</AllowedByOrganizations></OrganizationsDecisionDetail>${boundaryDetail}</member>`,
       );
     }
   }
@@ -196,7 +134,7 @@ function simulationXml(action: string, sources: PolicySource[], actions: string[
 
 function errorXml(err: IamError): string {
   return (
-    `<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse xmlns="${XMLNS}"><Error><Type>Sender</Type>` +
+    `<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse xmlns="${XMLNS}"><Error><Type>${err.status >= 500 ? 'Receiver' : 'Sender'}</Type>` +
     `<Code>${esc(err.code)}</Code><Message>${esc(err.message)}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`
   );
 }

@@ -1,100 +1,76 @@
-// IAM's identity-policy evaluation, reduced to what the lab needs to answer "may this role do X to
-// Y?": an explicit Deny wins, else any Allow allows, else the request is implicitly denied.
-// Action names match case-insensitively, resources case-sensitively, both with `*` and `?`.
-// A statement with a Condition is not applied (no request context is simulated); its keys are
-// reported as missing context values, as IAM's simulator does when they are not supplied.
-
-export type PolicySourceType = 'user' | 'group' | 'role' | 'aws-managed' | 'user-managed' | 'resource' | 'none';
-
-export interface PolicySource {
-  id: string;
-  type: PolicySourceType;
-  /** The policy document as JSON text (positions in MatchedStatements refer to it). */
-  document: string;
-}
+// A policy document as IAM stores it: JSON text whose statements are reported by position (as
+// SimulatePrincipalPolicy's MatchedStatements do), read from what moto gives back.
 
 export interface Position {
   line: number;
   column: number;
 }
 
-export interface MatchedStatement {
-  sourcePolicyId: string;
-  sourcePolicyType: PolicySourceType;
-  start: Position;
-  end: Position;
-}
-
-export type EvalDecision = 'allowed' | 'explicitDeny' | 'implicitDeny';
-
-export interface Evaluation {
-  decision: EvalDecision;
-  matched: MatchedStatement[];
-  missingContextValues: string[];
-}
-
-interface Statement {
+export interface Statement {
   value: Record<string, unknown>;
   start: Position;
   end: Position;
+  /** Version of the document the statement belongs to: policy variables exist only in 2012-10-17. */
+  version: string | undefined;
 }
 
-export function evaluate(sources: PolicySource[], action: string, resource: string): Evaluation {
-  const allows: MatchedStatement[] = [];
-  const denies: MatchedStatement[] = [];
-  const missing = new Set<string>();
-  for (const source of sources) {
-    for (const statement of statementsOf(source.document)) {
-      const s = statement.value;
-      if (!matchesAction(s, action) || !matchesResource(s, resource)) continue;
-      if (s.Condition && typeof s.Condition === 'object') {
-        for (const operator of Object.values(s.Condition as Record<string, unknown>)) {
-          if (operator && typeof operator === 'object') Object.keys(operator).forEach((k) => missing.add(k));
-        }
-        continue;
-      }
-      const ref = { sourcePolicyId: source.id, sourcePolicyType: source.type, start: statement.start, end: statement.end };
-      if (s.Effect === 'Deny') denies.push(ref);
-      else if (s.Effect === 'Allow') allows.push(ref);
-    }
-  }
-  if (denies.length > 0) return { decision: 'explicitDeny', matched: denies, missingContextValues: [...missing] };
-  if (allows.length > 0) return { decision: 'allowed', matched: allows, missingContextValues: [...missing] };
-  return { decision: 'implicitDeny', matched: [], missingContextValues: [...missing] };
-}
-
-function matchesAction(s: Record<string, unknown>, action: string): boolean {
-  if (s.Action !== undefined) return list(s.Action).some((p) => wildcard(p, action, true));
-  if (s.NotAction !== undefined) return !list(s.NotAction).some((p) => wildcard(p, action, true));
-  return false;
-}
-
-function matchesResource(s: Record<string, unknown>, resource: string): boolean {
-  if (s.Resource !== undefined) return list(s.Resource).some((p) => wildcard(p, resource, false));
-  if (s.NotResource !== undefined) return !list(s.NotResource).some((p) => wildcard(p, resource, false));
-  return false;
-}
-
-function list(value: unknown): string[] {
-  return (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string');
-}
-
-/** IAM's `*` (any run of characters, across ":" and "/") and `?` (one character). */
-export function wildcard(pattern: string, value: string, ignoreCase: boolean): boolean {
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${source}$`, ignoreCase ? 'is' : 's').test(value);
+/**
+ * The text of a stored policy document. IAM's query API returns documents URL-encoded, and moto
+ * stores the inline policies of a CloudFormation `AWS::IAM::Role`'s `Policies` property as a Python
+ * dict (`{'Version': '2012-10-17', ...}`) rather than JSON; both are turned back into JSON here.
+ */
+export function policyText(document: string | undefined): string {
+  if (!document) return '{}';
+  let text = document.trimStart();
+  if (!text.startsWith('{')) text = decodeURIComponent(text).trimStart();
+  return text.startsWith("{'") || text.startsWith('{ \'') ? pythonLiteralToJson(text) : text;
 }
 
 /** The statements of a policy with where each one starts and ends in the text (1-based). */
 export function statementsOf(document: string): Statement[] {
   const root = new PositionedJson(document).parse();
-  if (!root || root.kind !== 'object') throw new SyntaxError('policy document is not a JSON object');
+  if (root.kind !== 'object') throw new SyntaxError('policy document is not a JSON object');
+  const version = root.entries.get('Version')?.value;
   const statement = root.entries.get('Statement');
   if (!statement) return [];
   const nodes = statement.kind === 'array' ? statement.items : [statement];
-  return nodes
-    .filter((n): n is Extract<Node, { kind: 'object' }> => n.kind === 'object')
-    .map((n) => ({ value: n.value as Record<string, unknown>, start: n.start, end: n.end }));
+  return nodes.map((n) => {
+    if (n.kind !== 'object') throw new SyntaxError('a policy statement is not a JSON object');
+    return { value: n.value as Record<string, unknown>, start: n.start, end: n.end, version: typeof version === 'string' ? version : undefined };
+  });
+}
+
+/** Python's repr of a dict of strings, lists, booleans and None, as JSON (same layout, so positions barely move). */
+function pythonLiteralToJson(text: string): string {
+  let out = '';
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i]!;
+    if (c === "'" || c === '"') {
+      let j = i + 1;
+      let value = '';
+      while (j < text.length && text[j] !== c) {
+        if (text[j] === '\\' && j + 1 < text.length) {
+          const next = text[j + 1]!;
+          value += next === 'n' ? '\n' : next === 't' ? '\t' : next;
+          j += 2;
+        } else value += text[j++];
+      }
+      if (j >= text.length) throw new SyntaxError('unterminated string in a policy document');
+      out += JSON.stringify(value);
+      i = j + 1;
+      continue;
+    }
+    const word = /^(True|False|None)\b/.exec(text.slice(i));
+    if (word) {
+      out += word[1] === 'True' ? 'true' : word[1] === 'False' ? 'false' : 'null';
+      i += word[1]!.length;
+      continue;
+    }
+    out += c;
+    i++;
+  }
+  return out;
 }
 
 type Node =
