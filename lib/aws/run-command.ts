@@ -1,4 +1,5 @@
 import 'server-only';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DescribeInstanceInformationCommand, SendCommandCommand, waitForCommandExecuted } from '@aws-sdk/client-ssm';
 import { IMAGE_TAG_PATTERN, type AwsEnvironmentConfig } from '@/lib/config/schema';
 import { redact, shorten } from '@/lib/redact';
@@ -62,7 +63,10 @@ export async function runShellCommand(
   if (!commandId) throw new Error('SendCommand returned no CommandId');
   await opts.onSent?.(commandId);
 
-  const pollSeconds = (opts.pollIntervalMs ?? BRISK_POLL_MS) / 1000;
+  const pollMs = opts.pollIntervalMs ?? BRISK_POLL_MS;
+  const pollSeconds = pollMs / 1000;
+  // No agent has answered within a round trip of SendCommand: asking at once only costs a call.
+  await sleep(pollMs, undefined, { signal: opts.signal }).catch(() => {});
   const entries = await Promise.all(
     instanceIds.map(async (instanceId): Promise<[string, ShellOutcome]> => {
       // The SDK's waiter that returns rather than throws: a "Failed" invocation is an answer here.

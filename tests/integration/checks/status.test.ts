@@ -5,6 +5,7 @@ import type { Caller } from '@/lib/roles';
 import type { CheckId, CheckResult, EnvironmentStatus } from '@/lib/checks/types';
 import { getEnvironment, setConfigForTests } from '@/lib/config/load';
 import { backendRestartLines } from '@/lib/aws/run-command';
+import { diagnoseEnvironment } from '@/lib/runbooks/diagnosis';
 import { getEnvironmentStatus, listEnvironmentStatuses } from '@/lib/status';
 import { awsCli, labApi, startTestLab, type TestLab } from '../support/lab';
 
@@ -115,6 +116,29 @@ describe('the healthy lab', () => {
     await labApi(lab, 'DELETE', '/_lab/requests');
     await listEnvironmentStatuses(VIEWER);
     expect((await labApi<{ total: number }>(lab, 'GET', '/_lab/requests')).body.total).toBe(0);
+  });
+
+  it('costs a fresh diagnosis only the status calls and the runbook-only ones, with one Run Command for inspection and nc', async () => {
+    await labApi(lab, 'DELETE', '/_lab/requests');
+    const diagnosis = await diagnoseEnvironment(VIEWER, 'production', { fresh: true });
+    expect(diagnosis.verdict, JSON.stringify(diagnosis.steps.filter((s) => s.status !== 'pass'))).toBe('healthy');
+    const counts = (await labApi<{ byService: Record<string, Record<string, number>> }>(lab, 'GET', '/_lab/requests')).body.byService;
+    const calls = Object.fromEntries(Object.entries(counts).flatMap(([service, actions]) => Object.entries(actions).map(([a, n]) => [`${service}:${a}`, n])));
+    expect(calls).toEqual({
+      // the status: each API once, the password decrypted once for the login, each instance asked once
+      'ssm:GetParameters': 1,
+      'ssm:DescribeParameters': 1,
+      'ssm:GetParameter': 1,
+      'rds:DescribeDBInstances': 1,
+      'ec2:DescribeSecurityGroups': 1,
+      'ec2:DescribeInstances': 1,
+      'ssm:SendCommand': 1,
+      'ssm:GetCommandInvocation': lab.instances.length,
+      // the runbook-only steps: the instance role (one profile, one simulation of all its actions), the agents
+      'iam:GetInstanceProfile': 1,
+      'iam:SimulatePrincipalPolicy': 1,
+      'ssm:DescribeInstanceInformation': 1,
+    });
   });
 
   it('never puts the database password in a status', async () => {
