@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createHash, createHmac } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -160,14 +161,20 @@ function describeEvents(events: Array<{ logicalId: string; status: string; reaso
   return `; stack events (newest first): ${events.map((e) => `${e.logicalId} ${e.status}${e.reason ? ` (${e.reason})` : ''}`).join(', ')}`;
 }
 
-/** The last Python exception moto logged since `from` ("KeyError: 'AssumeRolePolicyDocument'"). */
+/**
+ * The last Python exception moto logged since `from` ("KeyError: 'AssumeRolePolicyDocument'"). moto
+ * writes its traceback a moment after it answered 500, so a busy machine is given a few seconds.
+ */
 async function motoException(logPath: string, from: number): Promise<string | undefined> {
-  const text = await readFile(logPath, 'utf8').then((t) => t.slice(from), () => '');
-  const lines = text.split('\n');
-  const last = lines.map((l, i) => [l, i] as const).filter(([l]) => l.startsWith('Traceback')).pop();
-  if (!last) return undefined;
-  const exception = lines.slice(last[1] + 1).find((l) => /^[A-Za-z_.]+(Error|Exception)\b/.test(l));
-  return exception ? `moto raised ${exception.trim()}` : undefined;
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const text = await readFile(logPath, 'utf8').then((t) => t.slice(from), () => '');
+    const lines = text.split('\n');
+    const last = lines.map((l, i) => [l, i] as const).filter(([l]) => l.startsWith('Traceback')).pop();
+    const exception = last && lines.slice(last[1] + 1).find((l) => /^[A-Za-z_.]+(Error|Exception)\b/.test(l));
+    if (exception) return `moto raised ${exception.trim()}`;
+    await sleep(250);
+  }
+  return undefined;
 }
 
 async function unsupportedTypes(logPath: string, from: number): Promise<Set<string>> {
