@@ -19,7 +19,8 @@ export type TriageState =
 
 const input = z.strictObject({
   environment: z.string().regex(ENVIRONMENT_NAME_PATTERN, 'not an environment name'),
-  text: z.string(),
+  // An empty paste is a question, not a malformed request: triageErrorText says what to paste.
+  text: z.string().default(''),
 });
 
 const triage = actionChain<TriageState>({
