@@ -45,8 +45,7 @@ export function identityFromClaims(claims: Record<string, unknown>, groupsClaim:
   const email = typeof claims.email === 'string' && claims.email.includes('@') ? claims.email.trim().toLowerCase() : null;
   const subject = typeof claims.sub === 'string' && claims.sub !== '' ? claims.sub : null;
   if (!email || !subject) return { ok: false, reason: 'no-identity', email };
-  // Some IdPs send the boolean as a string.
-  if (claims.email_verified !== true && claims.email_verified !== 'true') return { ok: false, reason: 'email-not-verified', email };
+  if (!emailVerified(claims)) return { ok: false, reason: 'email-not-verified', email };
   const authTime = claims.auth_time;
   return {
     ok: true,
@@ -58,6 +57,14 @@ export function identityFromClaims(claims: Record<string, unknown>, groupsClaim:
       authTime: typeof authTime === 'number' && Number.isInteger(authTime) && authTime > 0 ? authTime : null,
     },
   };
+}
+
+function emailVerified(claims: Record<string, unknown>): boolean {
+  const yes = (value: unknown) => value === true || value === 'true';
+  // Some IdPs send the boolean as a string. Entra ID sends no email_verified for work accounts; its
+  // optional claim xms_edov says the tenant owns the address's domain, which is the same assurance there.
+  if (claims.email_verified !== undefined) return yes(claims.email_verified);
+  return yes(claims.xms_edov) || claims.xms_edov === 1;
 }
 
 function groupsFrom(value: unknown): string[] {

@@ -134,6 +134,9 @@ describe('signing in', () => {
       expect(await signInCallback(claims({ email: 'unverified@example.com', email_verified, 'https://linkbox.example.com/groups': [] }))).toBe('/signin?error=EmailNotVerified');
     }
     expect(await signInCallback(claims({ email: 'unverified@example.com', email_verified: 'true', 'https://linkbox.example.com/groups': [] }))).toBe(true);
+    // Entra ID: no email_verified at all, but its optional claim xms_edov (the tenant owns the domain).
+    expect(await signInCallback(claims({ email: 'unverified@example.com', email_verified: undefined, xms_edov: true, 'https://linkbox.example.com/groups': [] }))).toBe(true);
+    expect(await signInCallback(claims({ email: 'unverified@example.com', email_verified: false, xms_edov: true, 'https://linkbox.example.com/groups': [] }))).toBe('/signin?error=EmailNotVerified');
     const [entry] = await listAudit(admin);
     expect(entry).toMatchObject({ actor: 'unverified@example.com', action: 'sign-in', outcome: 'refused', detail: 'refused: the identity provider has not verified their email address (from 203.0.113.7)' });
   });
