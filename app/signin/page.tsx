@@ -3,7 +3,7 @@ import { redirect } from 'next/navigation';
 import { SignInForm } from '@/components/auth/sign-in-form';
 import { getConfig } from '@/lib/config/load';
 import { oidcSettings } from '@/lib/auth/oidc';
-import { REAUTH_AUTHORIZATION_PARAMS } from '@/lib/auth/reauth';
+import { reauthAuthorizationParams } from '@/lib/auth/reauth';
 import { getSessionInfo, safeReturnPath } from '@/lib/auth/session';
 
 export const metadata: Metadata = { title: 'Sign in' };
@@ -28,6 +28,7 @@ export default async function SignInPage({ searchParams }: { searchParams: Searc
   const session = await getSessionInfo();
   if (session && !reauth) redirect(callbackUrl);
 
+  const config = getConfig();
   const notice = NOTICES[one(params.reason) ?? ''];
   const errorCode = one(params.error) ?? null;
   return (
@@ -46,7 +47,7 @@ export default async function SignInPage({ searchParams }: { searchParams: Searc
               callbackUrl={callbackUrl}
               errorCode={errorCode}
               reauthenticate={session ? { email: session.caller.id } : null}
-              reauthParams={reauth ? { ...REAUTH_AUTHORIZATION_PARAMS } : {}}
+              reauthParams={reauth ? reauthAuthorizationParams(config.signIn) : {}}
             />
           ) : (
             <p role="alert" className="text-sm text-red-800">
@@ -54,7 +55,7 @@ export default async function SignInPage({ searchParams }: { searchParams: Searc
             </p>
           )}
         </div>
-        {getConfig().mode === 'lab' && (
+        {config.mode === 'lab' && (
           <p className="mt-4 text-xs text-slate-500">Lab mode: the lab&apos;s identity provider asks for the password; npm start prints the accounts.</p>
         )}
       </div>

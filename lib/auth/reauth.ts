@@ -1,4 +1,5 @@
 import 'server-only';
+import type { ConsoleConfig } from '@/lib/config/schema';
 import type { Caller } from '@/lib/roles';
 
 // Re-authentication before a dangerous action (rotate, restart, roll back): a stolen or forgotten-open
@@ -9,8 +10,13 @@ import type { Caller } from '@/lib/roles';
 
 export const REAUTH_MAX_AGE_SECONDS = 15 * 60;
 
-/** The authorization request of "Sign in again": the IdP must ask for the password, whatever its session. */
-export const REAUTH_AUTHORIZATION_PARAMS: Readonly<Record<string, string>> = { prompt: 'login', max_age: String(REAUTH_MAX_AGE_SECONDS) };
+/**
+ * The authorization request of "Sign in again": the IdP must ask for the password, whatever its
+ * session. Google refuses prompt=login; with `signIn.promptLogin: false` max_age asks alone.
+ */
+export function reauthAuthorizationParams(signIn: Pick<ConsoleConfig['signIn'], 'promptLogin'>): Record<string, string> {
+  return { ...(signIn.promptLogin ? { prompt: 'login' } : {}), max_age: String(REAUTH_MAX_AGE_SECONDS) };
+}
 
 export type ReauthRefusal = 'stale-sign-in' | 'unavailable';
 

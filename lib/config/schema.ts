@@ -113,6 +113,8 @@ const signIn = z.strictObject({
     .regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,100}$/, 'one OAuth scope, e.g. "groups"')
     .refine((scope) => !['openid', 'email', 'profile'].includes(scope), 'openid, email and profile are always requested')
     .optional(),
+  /** "Sign in again" sends prompt=login (and max_age); false for an IdP that refuses prompt=login (Google). */
+  promptLogin: z.boolean().default(true),
   /**
    * How many reverse proxies (load balancers) in front of the console append to X-Forwarded-For; the
    * client address for sign-in throttling is the entry that many from the right. 0: none.
@@ -128,7 +130,7 @@ export const consoleConfigSchema = z
     roles: z
       .strictObject({ viewer: principals, operator: principals, admin: principals })
       .default({ viewer: [], operator: [], admin: [] }),
-    signIn: signIn.default({ groupsClaim: 'groups', trustedProxyHops: 0 }),
+    signIn: signIn.default({ groupsClaim: 'groups', promptLogin: true, trustedProxyHops: 0 }),
     cacheTtlSeconds: z.number().int().min(0).max(3600).default(15),
     /** Time budget of one check, in ms: a hanging dependency costs one panel this much, not the page. */
     checkTimeoutMs: z.number().int().min(100).max(60_000).default(5000),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Caller } from '@/lib/roles';
-import { checkReauthentication, checkSignInFreshness, REAUTH_AUTHORIZATION_PARAMS, REAUTH_MAX_AGE_SECONDS } from '@/lib/auth/reauth';
+import { checkReauthentication, checkSignInFreshness, reauthAuthorizationParams, REAUTH_MAX_AGE_SECONDS } from '@/lib/auth/reauth';
 
 const NOW = 1_800_000_000;
 
@@ -21,8 +21,9 @@ describe("sign-in freshness (the ID token's auth_time)", () => {
     expect(checkSignInFreshness(NOW + 3600, NOW)).toMatchObject({ ok: false, reason: 'stale-sign-in' });
   });
 
-  it('asks the IdP for the password again, within the same window', () => {
-    expect(REAUTH_AUTHORIZATION_PARAMS).toEqual({ prompt: 'login', max_age: String(REAUTH_MAX_AGE_SECONDS) });
+  it('asks the IdP for the password again, within the same window, without prompt=login for an IdP that refuses it', () => {
+    expect(reauthAuthorizationParams({ promptLogin: true })).toEqual({ prompt: 'login', max_age: String(REAUTH_MAX_AGE_SECONDS) });
+    expect(reauthAuthorizationParams({ promptLogin: false })).toEqual({ max_age: String(REAUTH_MAX_AGE_SECONDS) });
   });
 });
 
