@@ -36,8 +36,6 @@ export interface SessionInfo {
   caller: Caller;
   /** When the person last typed their password at the IdP (ID token auth_time), epoch seconds; null when unknown. */
   authTime: number | null;
-  /** When this console session began, epoch seconds. */
-  startedAt: number;
   /** A sign-in made while signed in, to confirm it is still them (rotate, restart). */
   kind: SessionKind;
 }
@@ -119,7 +117,7 @@ export async function resolveSession(sessionId: string, now = nowInSeconds()): P
     await recordAuditSafely({ actor: record.email, role: null, action: 'session.end', environment: null, outcome: 'success', detail: 'the console config no longer grants them a role' });
     return null;
   }
-  return { caller: { id: record.email, role, via: 'session' }, authTime: record.authTime, startedAt: record.startedAt, kind: record.kind };
+  return { caller: { id: record.email, role, via: 'session' }, authTime: record.authTime, kind: record.kind };
 }
 
 /** Operator activity (a click, a key press): the idle timeout counts from here. */

@@ -16,7 +16,7 @@ import { setConfigForTests } from '@/lib/config/load';
 // is the real store (SQLite in a temp dir), and the config points AWS at a port nothing listens on,
 // so any call that slipped past the builder would fail loudly instead of passing.
 
-const session = vi.hoisted(() => ({ current: null as null | { caller: Caller; authTime: number | null; startedAt: number; kind: 'sign-in' } }));
+const session = vi.hoisted(() => ({ current: null as null | { caller: Caller; authTime: number | null; kind: 'sign-in' } }));
 vi.mock('@/lib/auth/session', () => ({
   getSessionInfo: async () => session.current,
   signInPath: (returnTo: string) => `/signin?callbackUrl=${encodeURIComponent(returnTo)}`,
@@ -51,7 +51,7 @@ function useConfig(m: 'lab' | 'aws') {
 }
 
 function signIn(caller: Caller, authTime: number | null = now()) {
-  session.current = { caller, authTime, startedAt: now(), kind: 'sign-in' };
+  session.current = { caller, authTime, kind: 'sign-in' };
 }
 
 async function audit(): Promise<AuditEntry[]> {

@@ -14,8 +14,8 @@ import { closeStoreForTests, getStore } from '@/lib/store';
 
 // next-auth's callbacks as the console configures them, called the way next-auth calls them at a
 // sign-in and on later requests, with the real store (SQLite in a temp dir). What next-auth itself
-// does around them (PKCE, state, nonce, the ID token's signature) runs against a real IdP in
-// tests/integration/auth/sessions.test.ts.
+// does around them (PKCE, state, nonce, the ID token's checks) runs against a real IdP in
+// tests/integration/auth/sessions.test.ts, and against defective tokens in id-token.test.ts.
 
 const NOW = 1_800_000_000;
 const admin = { id: 'admin@example.com', role: 'admin' as const, via: 'session' as const };

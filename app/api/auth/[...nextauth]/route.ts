@@ -26,9 +26,9 @@ async function handler(req: NextRequest, context: Context) {
     const throttle = await signInThrottle({ address });
     if (throttle.limited) {
       await auditSignIn({ kind, account: null, address, reason: throttle.reason });
-      const refused = new URL(`/signin?error=${CONSOLE_SIGN_IN_ERRORS.throttled}`, req.nextUrl.origin);
+      const refused = `/signin?error=${CONSOLE_SIGN_IN_ERRORS.throttled}`;
       // next-auth/react's signIn() posts and reads `url` from JSON; the IdP's redirect back is a plain GET.
-      return req.method === 'POST' ? Response.json({ url: refused.href }) : Response.redirect(refused, 302);
+      return req.method === 'POST' ? Response.json({ url: refused }) : new Response(null, { status: 302, headers: { location: refused } });
     }
   }
 
