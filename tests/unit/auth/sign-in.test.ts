@@ -4,11 +4,13 @@ import { join } from 'node:path';
 import type { Account, NextAuthOptions, Profile } from 'next-auth';
 import type { JWT } from 'next-auth/jwt';
 import type { OAuthConfig } from 'next-auth/providers/oauth';
+import { NextRequest } from 'next/server';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { GET, POST } from '@/app/api/auth/[...nextauth]/route';
 import { listAudit } from '@/lib/audit';
 import { authOptions, type SignInRequest } from '@/lib/auth/options';
 import { findActiveSession } from '@/lib/auth/sessions';
-import { MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_ADDRESS } from '@/lib/auth/throttle';
+import { MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_ADDRESS, recordSignInFailure } from '@/lib/auth/throttle';
 import { setConfigForTests } from '@/lib/config/load';
 import { closeStoreForTests, getStore } from '@/lib/store';
 
@@ -254,5 +256,19 @@ describe('throttling', () => {
     let token = await signIn(claims({ auth_time: NOW - 3600 }));
     for (let i = 0; i < MAX_FAILURES_PER_ACCOUNT; i++) token = await signIn(claims({ auth_time: NOW - 3600 }), request({ previousSessionId: token.sid! }));
     expect(await signInCallback(claims({ auth_time: NOW }), request({ previousSessionId: token.sid! }))).toBe('/signin?error=TooManyAttempts');
+  });
+
+  it('refuses an address over its limit before sending it to the IdP, at the start and at the way back', async () => {
+    for (let i = 0; i < MAX_FAILURES_PER_ADDRESS; i++) await recordSignInFailure({ kind: 'sign-in', account: null, address: '198.51.100.9', reason: 'refused: test' });
+    const request = (method: string, path: string, forwardedFor: string) =>
+      new NextRequest(`http://127.0.0.1:3000/api/auth/${path}`, { method, headers: { 'x-forwarded-for': forwardedFor } });
+    const context = (route: string[]) => ({ params: Promise.resolve({ nextauth: route }) });
+
+    const start = await POST(request('POST', 'signin/oidc', '198.51.100.9'), context(['signin', 'oidc']));
+    expect(await start.json()).toEqual({ url: '/signin?error=TooManyAttempts' });
+    const back = await GET(request('GET', 'callback/oidc?code=x&state=y', '198.51.100.9'), context(['callback', 'oidc']));
+    expect(back.status).toBe(302);
+    expect(back.headers.get('location')).toBe('/signin?error=TooManyAttempts');
+    expect((await listAudit(admin))[0]).toMatchObject({ actor: 'anonymous', action: 'sign-in', outcome: 'refused', detail: expect.stringMatching(/too many failed sign-ins from the address.*\(from 198\.51\.100\.9\)/) });
   });
 });
