@@ -40,6 +40,9 @@ export interface SessionInfo {
   kind: SessionKind;
 }
 
+/** Session rows (ended or not) are kept this long after sign-in, then deleted as new ones arrive. */
+const KEEP_SECONDS = 30 * 24 * 60 * 60;
+
 const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
 const seconds = (value: string) => Math.floor(Date.parse(value) / 1000);
 
@@ -89,6 +92,7 @@ export async function startSession(identity: SignedInIdentity, opts: { kind: Ses
       end_reason: null,
     })
     .execute();
+  await store.db.deleteFrom('console_sessions').where('started_at', '<', iso(now - KEEP_SECONDS)).execute();
   return sessionId;
 }
 

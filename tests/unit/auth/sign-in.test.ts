@@ -198,6 +198,14 @@ describe('a session on later requests', () => {
     expect((await listAudit(admin))[0]).toMatchObject({ actor: 'ops@example.com', action: 'sign-out', outcome: 'success' });
   });
 
+  it('keeps session rows for 30 days after sign-in, then deletes them as new sign-ins arrive', async () => {
+    await signIn();
+    vi.setSystemTime((NOW + 31 * 24 * 3600) * 1000);
+    await signIn();
+    const store = await getStore();
+    expect(await store.db.selectFrom('console_sessions').select('started_at').execute()).toEqual([{ started_at: new Date((NOW + 31 * 24 * 3600) * 1000).toISOString() }]);
+  });
+
   it('refuses a token without a session id or with one the store does not know', async () => {
     await expect(read({})).rejects.toThrow(/session ended/);
     await expect(read({ sid: 'made-up' })).rejects.toThrow(/session ended/);
