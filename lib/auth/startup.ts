@@ -95,13 +95,21 @@ export async function discoverIssuer(settings: OidcSettings, opts: DiscoveryOpti
   }
 }
 
+/** "ECONNREFUSED", "ENOTFOUND"...: fetch wraps the socket's error, sometimes twice. */
+function networkReason(err: unknown): string {
+  for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return (err as Error).message;
+}
+
 async function readDiscovery(url: string, issuer: string, timeoutMs: number): Promise<void> {
   let res: Response;
   try {
     res = await fetch(url, { redirect: 'error', signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
   } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code;
-    throw new Error((err as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s` : `${cause ?? (err as Error).message}`);
+    throw new Error((err as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s` : networkReason(err));
   }
   if (res.status >= 500 || res.status === 429) throw new Error(`HTTP ${res.status}`);
   if (res.status !== 200) throw new DiscoveryRefused(`its discovery document answered HTTP ${res.status}: check OIDC_ISSUER`);
