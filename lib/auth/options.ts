@@ -64,7 +64,8 @@ export function authOptions(request: SignInRequest = { address: null, previousSe
 
   return {
     providers: settings ? [oidcProvider(settings, config.signIn)] : [],
-    secret: process.env.NEXTAUTH_SECRET,
+    // Never undefined: next-auth would then fall back to AUTH_SECRET, which the proxy and pages do not read.
+    secret: process.env.NEXTAUTH_SECRET ?? '',
     session: { strategy: 'jwt', maxAge: SESSION_MAX_AGE_SECONDS, updateAge: 5 * 60 },
     jwt: { maxAge: SESSION_MAX_AGE_SECONDS },
     // next-auth's cookies are httpOnly and SameSite=Lax; Secure (and the __Secure- prefix) follow the URL's scheme.

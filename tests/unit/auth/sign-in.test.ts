@@ -102,7 +102,7 @@ describe('the OIDC provider', () => {
   });
 
   it('reads the secret from NEXTAUTH_SECRET only', () => {
-    vi.stubEnv('NEXTAUTH_SECRET', '');
+    vi.stubEnv('NEXTAUTH_SECRET', undefined);
     vi.stubEnv('AUTH_SECRET', 'not-this-one-0123456789abcdef0123456789');
     expect(authOptions().secret).toBe('');
   });
