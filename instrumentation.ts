@@ -1,12 +1,17 @@
-// Next's start-up hook. First the environments file: a bad one stops start-up here, naming the
-// field, instead of failing page by page. Then a console that crashed mid-rotation left its progress
-// in the store; this one picks it up so SSM and RDS never stay disagreeing longer than a restart.
+// Next's start-up hook. First the environments file and the identity setup: a bad one stops start-up
+// here with one line saying what to change, instead of failing page by page or at the first sign-in.
+// The OIDC issuer must answer its discovery document; a slow or restarting IdP is retried for about a
+// minute before the console gives up (its supervisor then starts it again). Then a console that
+// crashed mid-rotation left its progress in the store; this one picks it up so SSM and RDS never stay
+// disagreeing longer than a restart.
 
 export async function register(): Promise<void> {
   if (process.env.NEXT_RUNTIME !== 'nodejs') return;
   const { getConfig } = await import('./lib/config/load');
+  const { checkIdentitySetup, discoverIssuer } = await import('./lib/auth/startup');
   try {
-    getConfig();
+    const settings = checkIdentitySetup(getConfig());
+    await discoverIssuer(settings, { log: (line) => console.warn(line) });
   } catch (err) {
     console.error(`LinkBox Ops Console cannot start: ${(err as Error).message}`);
     process.exit(1);

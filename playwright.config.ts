@@ -10,7 +10,8 @@ const dataDir = process.env.E2E_LAB_DATA_DIR ?? '.lab/e2e';
 // Playwright empties its output folder at start, so concurrent runs need folders of their own.
 const outputDir = process.env.E2E_OUTPUT_DIR ?? 'test-results/e2e';
 
-// Workers inherit these: the specs read where the lab is and the lab accounts' passwords.
+// Workers inherit these: the specs read where the lab is and the passwords of the lab identity
+// provider's accounts (the specs type them into its login form; the console never sees them).
 process.env.E2E_BASE_URL = `http://127.0.0.1:${port}`;
 process.env.E2E_LAB_URL = `http://127.0.0.1:${labPort}`;
 process.env.E2E_LAB_DATA_DIR = dataDir;
@@ -18,6 +19,7 @@ process.env.E2E_CONSOLE_LOG = `${dataDir}/console.log`;
 process.env.LAB_VIEWER_PASSWORD ??= 'viewer-e2e-password';
 process.env.LAB_OPERATOR_PASSWORD ??= 'operator-e2e-password';
 process.env.LAB_ADMIN_PASSWORD ??= 'admin-e2e-password';
+process.env.LAB_UNVERIFIED_PASSWORD ??= 'unverified-e2e-password';
 process.env.OPS_API_TOKENS ??= 'e2e:e2e-api-token-0123456789';
 
 export default defineConfig({
@@ -55,6 +57,7 @@ export default defineConfig({
       LAB_VIEWER_PASSWORD: process.env.LAB_VIEWER_PASSWORD,
       LAB_OPERATOR_PASSWORD: process.env.LAB_OPERATOR_PASSWORD,
       LAB_ADMIN_PASSWORD: process.env.LAB_ADMIN_PASSWORD,
+      LAB_UNVERIFIED_PASSWORD: process.env.LAB_UNVERIFIED_PASSWORD,
       OPS_API_TOKENS: process.env.OPS_API_TOKENS,
     },
   },

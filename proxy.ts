@@ -1,13 +1,12 @@
-import { getToken } from 'next-auth/jwt';
 import { NextResponse, type NextRequest } from 'next/server';
-import { nowInSeconds, sessionVerdict } from '@/lib/auth/session-lifetime';
+import { sessionIdFromCookies } from '@/lib/auth/session-cookie';
 
-// Sends a signed-out browser to /signin before a page renders. It is a convenience, not the
-// security boundary: every page, route handler and data function checks the caller itself, so a
-// request that slips past this (x-middleware-subrequest and the like) is still refused there.
+// Sends a browser without a session cookie to /signin before a page renders. It is a convenience,
+// not the security boundary: every page, route handler and server action looks the session up in the
+// store itself (an ended session still has a cookie that decrypts), so a request that slips past
+// this (x-middleware-subrequest and the like) is still refused there.
 export async function proxy(req: NextRequest) {
-  const token = await getToken({ req, secureCookie: (process.env.NEXTAUTH_URL ?? '').startsWith('https://') }).catch(() => null);
-  if (token && sessionVerdict(token, nowInSeconds()) === 'active') return NextResponse.next();
+  if (await sessionIdFromCookies(req.cookies)) return NextResponse.next();
 
   const signIn = req.nextUrl.clone();
   signIn.pathname = '/signin';

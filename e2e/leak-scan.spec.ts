@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { expect, test, type APIRequestContext } from '@playwright/test';
-import { labAccount, signIn, type LabRole } from './support/auth';
+import { identityProvider, labAccount, signIn, type LabRole } from './support/auth';
 import { aws, labUrl } from './support/lab';
 
 // After a rotation, no password may be anywhere a person or a log can read it: not in any page (HTML
@@ -102,7 +102,6 @@ test('after a rotation, the new password is in no page, RSC payload, API answer 
   const existing = page.locator('section[data-rotation-id]');
   const previous = (await existing.count()) > 0 ? await existing.getAttribute('data-rotation-id') : null;
   await page.getByLabel('Confirm environment name').fill(ENV);
-  await page.getByLabel('Password', { exact: true }).fill(labAccount('operator').password);
   await page.getByRole('button', { name: 'Start rotation' }).click();
   const current = page.locator('section[data-rotation-id]');
   await expect(current).not.toHaveAttribute('data-rotation-id', previous ?? '(none)');
@@ -113,7 +112,8 @@ test('after a rotation, the new password is in no page, RSC payload, API answer 
   const secrets = new Map<string, string>([
     ['the new database password', newPassword],
     ['the previous database password', oldPassword],
-    ...ROLES.map((role) => [`the ${role} lab password`, labAccount(role).password] as [string, string]),
+    ...[...ROLES, 'unverified' as const].map((person) => [`the ${person} lab password`, labAccount(person).password] as [string, string]),
+    ['the OIDC client secret', (await identityProvider()).clientSecret],
   ]);
 
   const seeds = appRoutes([ENV, 'local']);

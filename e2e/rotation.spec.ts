@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { expect, test, type Browser, type Page } from '@playwright/test';
-import { labAccount, signIn, type LabRole } from './support/auth';
+import { ageNextIdpSignIn, signIn, signInAtIdp, type LabRole } from './support/auth';
 import { aws, labUrl } from './support/lab';
 
 // Rotation and restart through the console, checked from outside it: the AWS CLI reads SSM, psql
@@ -56,19 +56,37 @@ async function lastRotationId(page: Page): Promise<string | null> {
   return (await section.count()) > 0 ? section.getAttribute('data-rotation-id') : null;
 }
 
-test('an operator rotates production: SSM holds a new version, only the new password logs in, every backend answers 200, /audit shows it', async ({ page }) => {
+test('an operator whose IdP sign-in is 16 minutes old signs in again, comes back to the form as they left it, and rotates production: SSM holds a new version, only the new password logs in, every backend answers 200, /audit shows it', async ({
+  page,
+}) => {
   test.setTimeout(300_000);
   const lab = await labState();
   const before = await storedPassword(lab);
 
+  // The IdP's clock control: this sign-in's auth_time is 16 minutes old, past the 15-minute window.
+  await ageNextIdpSignIn(16 * 60);
   await signIn(page, 'operator', `/environments/${ENV}`);
   await page.getByRole('link', { name: 'Rotate password' }).click();
   await expect(page).toHaveURL(`/environments/${ENV}/rotate`);
   await expect(page.getByRole('heading', { name: 'What will happen' })).toBeVisible();
+  await expect(page.getByRole('region', { name: 'Start a rotation' }).getByRole('status')).toContainText('needs a sign-in from the last 15 minutes');
   const previous = await lastRotationId(page);
 
+  // The action itself refuses, whatever the page said, and offers to sign in again.
   await page.getByLabel('Confirm environment name').fill(ENV);
-  await page.getByLabel('Password', { exact: true }).fill(labAccount('operator').password);
+  await page.getByRole('button', { name: 'Start rotation' }).click();
+  const refusal = page.getByRole('alert').filter({ hasText: 'This action needs a sign-in from the last 15 minutes' });
+  await expect(refusal).toBeVisible();
+  await refusal.getByRole('link', { name: 'Sign in again' }).click();
+
+  // Signed in already: the sign-in page asks to confirm rather than sending them straight back (no loop),
+  // and the IdP asks for the password despite its session (prompt=login, max_age).
+  await expect(page).toHaveURL(/\/signin\?reauth=1&callbackUrl=%2Fenvironments%2Fproduction%2Frotate/);
+  await page.getByRole('button', { name: 'Sign in again' }).click();
+  await signInAtIdp(page, 'operator');
+  await expect(page).toHaveURL(`/environments/${ENV}/rotate`);
+  await expect(page.getByLabel('Confirm environment name')).toHaveValue(ENV);
+  await expect(page.getByRole('region', { name: 'Start a rotation' }).getByRole('status')).toHaveCount(0);
   await page.getByRole('button', { name: 'Start rotation' }).click();
 
   // The steps appear while the rotation runs; then the new rotation, not an earlier one, completes.
@@ -100,6 +118,7 @@ test('an operator rotates production: SSM holds a new version, only the new pass
   await expect(entry).toContainText('operator@linkbox.lab');
   await expect(entry).toContainText(ENV);
   await expect(entry.getByText('Step timings')).toBeVisible();
+  await expect(page.locator('tr[data-action="re-authentication"][data-outcome="success"]').first()).toContainText('operator@linkbox.lab');
   expect(await page.content()).not.toContain(after.value);
 });
 
@@ -111,7 +130,6 @@ test('a viewer sees no rotate link or button, and a forged POST of the real acti
   // Next-Action header of a submission (this one is refused too, for its wrong confirmation).
   const operator = await signedInPage(browser, 'operator', `/environments/${ENV}/rotate`);
   await operator.getByLabel('Confirm environment name').fill('staging');
-  await operator.getByLabel('Password', { exact: true }).fill(labAccount('operator').password);
   const submitted = operator.waitForRequest((r) => r.method() === 'POST' && !!r.headers()['next-action']);
   await operator.getByRole('button', { name: 'Start rotation' }).click();
   const actionId = (await submitted).headers()['next-action']!;
@@ -134,7 +152,7 @@ test('a viewer sees no rotate link or button, and a forged POST of the real acti
   const baseURL = test.info().project.use.baseURL!;
   const res = await viewer.request.post(`/environments/${ENV}/rotate`, {
     headers: { 'Next-Action': actionId, Origin: baseURL, Accept: 'text/x-component', 'Content-Type': 'text/plain;charset=UTF-8' },
-    data: JSON.stringify([{}, { environment: ENV, confirmEnvironment: ENV, password: labAccount('viewer').password }]),
+    data: JSON.stringify([{}, { environment: ENV, confirmEnvironment: ENV }]),
   });
   expect(res.status()).toBe(200);
   expect(await res.text()).toContain('You are signed in as viewer; rotating the password needs operator.');
@@ -160,7 +178,6 @@ test('an operator restarts the containers one at a time and every backend comes 
   const previous = (await existing.count()) > 0 ? await existing.getAttribute('data-redeploy-id') : null;
 
   await page.getByLabel('Confirm environment name').fill(ENV);
-  await page.getByLabel('Password', { exact: true }).fill(labAccount('operator').password);
   await page.getByRole('button', { name: 'Restart containers' }).click();
 
   const current = page.locator('section[data-redeploy-id]');

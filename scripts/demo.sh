@@ -8,7 +8,7 @@ if ! command -v moto_server >/dev/null 2>&1; then
   exit 1
 fi
 dist="${NEXT_DIST_DIR:-.next}"
-if [ ! -f "$dist/BUILD_ID" ] || [ -n "$(find app components lib proxy.ts -newer "$dist/BUILD_ID" -print -quit 2>/dev/null)" ]; then
+if [ ! -f "$dist/BUILD_ID" ] || [ -n "$(find app components lib proxy.ts instrumentation.ts -newer "$dist/BUILD_ID" -print -quit 2>/dev/null)" ]; then
   npx next build
 fi
 exec npx tsx scripts/start.ts

@@ -1,27 +1,19 @@
 // `npm start`: the lab and the console together, in the foreground. Ctrl-C or SIGTERM stops both.
-// The console's own output also goes to <LAB_DATA_DIR>/console.log, so tests can scan it for leaks.
+// The console signs people in through the lab's identity provider, exactly as it signs them in
+// through a company's IdP in production. Its own output also goes to <LAB_DATA_DIR>/console.log, so
+// tests can scan it for leaks.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { labOptionsFromEnv } from '../infra/lab/env';
+import { labOptionsFromEnv, LabSettingError } from '../infra/lab/env';
 import { startLab } from '../infra/lab/index';
 import type { Lab } from '../infra/lab/contract';
 
 const port = Number(process.env.PORT ?? 3000);
 const distDir = process.env.NEXT_DIST_DIR || '.next';
 const dataDir = resolve(process.env.LAB_DATA_DIR || '.lab');
-
-const ACCOUNTS = [
-  ['viewer', 'LAB_VIEWER_PASSWORD'],
-  ['operator', 'LAB_OPERATOR_PASSWORD'],
-  ['admin', 'LAB_ADMIN_PASSWORD'],
-] as const;
-
-function labPassword(): string {
-  return randomBytes(12).toString('base64url');
-}
 
 async function assertPortFree(p: number, variable: string): Promise<void> {
   await new Promise<void>((ok, fail) => {
@@ -79,25 +71,32 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));
 
+  const consoleUrl = `http://127.0.0.1:${port}`;
+  // The identity provider sends people back to NEXTAUTH_URL (default: the console's own address).
+  process.env.NEXTAUTH_URL ??= consoleUrl;
   let lab: Lab;
+  let labOptions: ReturnType<typeof labOptionsFromEnv>;
   try {
-    lab = await startLab(labOptionsFromEnv((line) => console.log(`[lab] ${line}`)));
+    labOptions = labOptionsFromEnv((line) => console.log(`[lab] ${line}`));
+    lab = await startLab(labOptions);
   } catch (err) {
     console.error(`The lab did not start: ${(err as Error).message}`);
-    process.exit(1);
+    process.exit(err instanceof LabSettingError ? 2 : 1);
   }
   running.lab = lab;
 
-  const consoleUrl = `http://127.0.0.1:${port}`;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     LINKBOX_CONFIG: lab.configPath,
-    NEXTAUTH_URL: process.env.NEXTAUTH_URL ?? consoleUrl,
     NEXTAUTH_SECRET: process.env.NEXTAUTH_SECRET ?? randomBytes(32).toString('base64url'),
     AUDIT_SQLITE_PATH: process.env.AUDIT_SQLITE_PATH ?? join(dataDir, 'console.sqlite'),
+    OIDC_ISSUER: lab.oidc.issuer,
+    OIDC_CLIENT_ID: lab.oidc.clientId,
+    OIDC_CLIENT_SECRET: lab.oidc.clientSecret,
     NODE_ENV: 'production',
   };
-  for (const [, variable] of ACCOUNTS) env[variable] = process.env[variable] || labPassword();
+  // The accounts' passwords are the identity provider's business; the console never sees them.
+  for (const account of lab.oidc.accounts) delete env[account.passwordVariable];
 
   const log = createWriteStream(join(dataDir, 'console.log'), { flags: 'a' });
   const consoleProcess = spawn(process.execPath, [nextBin, 'start', '-H', '127.0.0.1', '-p', String(port)], {
@@ -127,8 +126,14 @@ async function main(): Promise<void> {
   console.log(`LinkBox Ops Console is ready (${seconds} s): open ${consoleUrl}`);
   console.log(`  lab AWS endpoint  ${lab.awsEndpoint}   (aws --endpoint-url ${lab.awsEndpoint} --region ${lab.region} ...)`);
   console.log(`  database tunnel   ${lab.db.host}:${lab.db.port}`);
-  console.log(`  lab sign-in (lab mode only; set LAB_*_PASSWORD to choose):`);
-  for (const [role, variable] of ACCOUNTS) console.log(`    ${role}@linkbox.lab   ${env[variable]}`);
+  console.log(`  identity provider ${lab.oidc.issuer}   (the lab's OpenID Connect provider; "Sign in with single sign-on")`);
+  console.log(`  sign-in accounts (the identity provider's form; set LAB_*_PASSWORD to choose):`);
+  const width = Math.max(...lab.oidc.accounts.map((a) => a.email.length));
+  for (const account of lab.oidc.accounts) {
+    const password = labOptions.oidc.passwords[account.passwordVariable as keyof typeof labOptions.oidc.passwords];
+    const note = account.emailVerified ? account.role : 'email not verified: the console refuses it';
+    console.log(`    ${account.email.padEnd(width)}  ${password}   (${note})`);
+  }
   console.log('Press Ctrl-C to stop the console and the lab.');
 }
 

@@ -7,15 +7,15 @@ import { DIST_DIR, ensureBuild, NEXT_BIN } from './build';
 import type { BenchLab } from './lab';
 import { killChild, onShutdown, track } from './shutdown';
 
-// The console as people reach it: the benchmarks' production build, `next start` on a free port,
-// pointed at the benchmark's lab, with lab accounts and an API token whose values never leave this
-// process.
+// The console as people reach it: the benchmarks' production build, `next start` on the port the
+// benchmark's lab reserved for it, signing people in through the lab's identity provider, with an
+// API token whose value never leaves this process.
 
 export interface BenchConsole {
   url: string;
   /** `Authorization` header value for the JSON API (a viewer token). */
   bearer: string;
-  /** Signs in a lab account through next-auth, as the sign-in form does; returns the Cookie header. */
+  /** Signs in a lab account through the lab's identity provider, as a browser does; returns the Cookie header. */
   signIn(role: 'viewer' | 'operator'): Promise<string>;
   stop(): Promise<void>;
 }
@@ -34,9 +34,8 @@ export function freePort(): Promise<number> {
 
 export async function startConsole(lab: BenchLab): Promise<BenchConsole> {
   await ensureBuild((child) => track(child, true));
-  const port = await freePort();
+  const { port, passwords } = lab.consoleSeat;
   const url = `http://127.0.0.1:${port}`;
-  const passwords = { viewer: randomBytes(12).toString('base64url'), operator: randomBytes(12).toString('base64url') };
   const token = randomBytes(24).toString('base64url');
   const log = createWriteStream(join(lab.dataDir, 'console.log'), { flags: 'a' });
   const child = track(
@@ -49,9 +48,9 @@ export async function startConsole(lab: BenchLab): Promise<BenchConsole> {
         NEXTAUTH_URL: url,
         NEXTAUTH_SECRET: randomBytes(32).toString('base64url'),
         AUDIT_SQLITE_PATH: join(lab.dataDir, 'console.sqlite'),
-        LAB_VIEWER_PASSWORD: passwords.viewer,
-        LAB_OPERATOR_PASSWORD: passwords.operator,
-        LAB_ADMIN_PASSWORD: '',
+        OIDC_ISSUER: lab.oidc.issuer,
+        OIDC_CLIENT_ID: lab.oidc.clientId,
+        OIDC_CLIENT_SECRET: lab.oidc.clientSecret,
         OPS_API_TOKENS: `bench:${token}`,
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       },
@@ -90,27 +89,52 @@ export async function startConsole(lab: BenchLab): Promise<BenchConsole> {
     bearer: `Bearer ${token}`,
     stop,
     async signIn(role) {
+      // One browser's cookies (the console's and the IdP's share the host 127.0.0.1; their names differ).
       const jar = new Map<string, string>();
-      const keep = (res: Response) => {
+      const send = async (target: string, init: { method?: string; form?: Record<string, string> } = {}) => {
+        const res = await fetch(target, {
+          method: init.method ?? 'GET',
+          redirect: 'manual',
+          headers: {
+            cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; '),
+            ...(init.form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+          },
+          body: init.form ? new URLSearchParams(init.form) : undefined,
+        });
         for (const c of res.headers.getSetCookie()) {
-          const [pair] = c.split(';');
+          const [pair, ...attributes] = c.split(';');
           const eq = pair!.indexOf('=');
-          jar.set(pair!.slice(0, eq), pair!.slice(eq + 1));
+          const gone = pair!.slice(eq + 1) === '' || attributes.some((a) => /^\s*max-age=0$/i.test(a));
+          if (gone) jar.delete(pair!.slice(0, eq));
+          else jar.set(pair!.slice(0, eq), pair!.slice(eq + 1));
         }
+        return res;
       };
-      const cookie = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
-      const csrf = await fetch(`${url}/api/auth/csrf`);
-      keep(csrf);
+      /** Follows redirects; stops at a page, or once the IdP sends the browser back to the console. */
+      const follow = async (res: Response, from: string): Promise<{ res: Response; at: string }> => {
+        let at = from;
+        for (let hops = 0; hops < 20 && res.status >= 300 && res.status < 400; hops++) {
+          at = new URL(res.headers.get('location')!, at).href;
+          await res.arrayBuffer();
+          res = await send(at);
+          if (at.startsWith(`${url}/`)) return { res, at };
+        }
+        return { res, at };
+      };
+      const fail = (what: string) => new Error(`signing in ${role}@linkbox.lab failed: ${what}`);
+
+      const csrf = await send(`${url}/api/auth/csrf`);
       const { csrfToken } = (await csrf.json()) as { csrfToken: string };
-      const res = await fetch(`${url}/api/auth/callback/lab`, {
-        method: 'POST',
-        redirect: 'manual',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: cookie() },
-        body: new URLSearchParams({ csrfToken, email: `${role}@linkbox.lab`, password: passwords[role], callbackUrl: `${url}/`, json: 'true' }),
-      });
-      keep(res);
-      if (![...jar.keys()].some((k) => k.endsWith('next-auth.session-token'))) throw new Error(`signing in ${role}@linkbox.lab failed (HTTP ${res.status})`);
-      return cookie();
+      const start = await send(`${url}/api/auth/signin/oidc`, { method: 'POST', form: { csrfToken, callbackUrl: `${url}/`, json: 'true' } });
+      const authorize = ((await start.json()) as { url: string }).url;
+      const form = await follow(await send(authorize), authorize);
+      const action = /<form method="post" action="([^"]+)"/.exec(await form.res.text())?.[1];
+      if (!action) throw fail(`no login form at ${form.at} (HTTP ${form.res.status})`);
+      const login = new URL(action.replace(/&amp;/g, '&'), form.at).href;
+      const back = await follow(await send(login, { method: 'POST', form: { email: `${role}@linkbox.lab`, password: passwords[role] } }), login);
+      await back.res.arrayBuffer();
+      if (![...jar.keys()].some((k) => k.endsWith('next-auth.session-token'))) throw fail(`the console set no session (last HTTP ${back.res.status} at ${back.at})`);
+      return [...jar].filter(([k]) => k.startsWith('next-auth.') || k.startsWith('__Secure-next-auth.')).map(([k, v]) => `${k}=${v}`).join('; ');
     },
   };
 }

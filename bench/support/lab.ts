@@ -4,6 +4,7 @@ import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { startLab } from '../../infra/lab/index';
 import type { Lab } from '../../infra/lab/contract';
+import { freePort } from './console';
 import { onShutdown } from './shutdown';
 
 // A lab of the benchmark's own: every port picked by the kernel, a data dir of its own (removed at
@@ -24,6 +25,11 @@ export interface RequestCounts {
 
 export interface BenchLab extends Lab {
   dataDir: string;
+  /**
+   * Where a benchmark's console listens, chosen before the lab starts: the lab's identity provider
+   * sends sign-ins back only to a registered address. With the passwords of its viewer and operator.
+   */
+  consoleSeat: { port: number; passwords: { viewer: string; operator: string } };
   logFile: string;
   api<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
   /** Replaces every fault with one latency rule on every AWS call. */
@@ -50,12 +56,17 @@ export async function startBenchLab(name: string, opts: { resetSeconds?: number 
   mkdirSync(dataDir, { recursive: true });
   const logFile = join(resolve('.lab'), `bench-${name}.log`);
   appendFileSync(logFile, `\n---- ${new Date().toISOString()} ${name}: lab in ${dataDir}\n`);
+  const consoleSeat = { port: await freePort(), passwords: { viewer: randomBytes(12).toString('base64url'), operator: randomBytes(12).toString('base64url') } };
   const starting = startLab({
     gatewayPort: 0,
     localBackendPort: 0,
     dataDir,
     ...(opts.resetSeconds === undefined ? {} : { resetSeconds: opts.resetSeconds }),
     log: (line) => appendFileSync(logFile, `${line}\n`),
+    oidc: {
+      redirectUris: [`http://127.0.0.1:${consoleSeat.port}/api/auth/callback/oidc`],
+      passwords: { LAB_VIEWER_PASSWORD: consoleSeat.passwords.viewer, LAB_OPERATOR_PASSWORD: consoleSeat.passwords.operator },
+    },
   });
   // Registered before the lab is up: a Ctrl-C during start-up still stops what it had started.
   onShutdown(`the ${name} lab`, async () => {
@@ -83,6 +94,7 @@ export async function startBenchLab(name: string, opts: { resetSeconds?: number 
 
   return Object.assign(lab, {
     dataDir,
+    consoleSeat,
     logFile,
     api,
     setLatency,

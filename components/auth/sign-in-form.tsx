@@ -1,60 +1,47 @@
 'use client';
 
 import { signIn } from 'next-auth/react';
-import { useState, type FormEvent } from 'react';
+import { useState } from 'react';
 
-// next-auth's error codes in the operator's words. The message never says which of email or password
-// was wrong, so the form does not tell an attacker which accounts exist.
+// Sign-in goes through the organisation's identity provider (in the lab, the lab's). The console
+// never sees a password. Errors are next-auth's codes and the console's own (lib/auth/options.ts),
+// in the operator's words; a code this page does not know is not repeated.
 const MESSAGES: Record<string, string> = {
-  CredentialsSignin: 'Email or password is incorrect.',
-  AccessDenied: 'This account has no role in the LinkBox Ops Console. Ask an admin to add it to the console config.',
+  EmailNotVerified:
+    'Your identity provider has not verified the email address of this account, so the console cannot tell who you are. Verify the address with your identity provider, then sign in again.',
+  AccessDenied: 'This account has no role in the LinkBox Ops Console. Ask an admin to add it, or one of its groups, to the console config.',
+  NoIdentity: 'Your identity provider did not say who you are (no subject or email in the ID token). Ask its admins to release the "email" scope to the console.',
+  TooManyAttempts: 'Too many failed sign-ins for this account or from your address. Wait 15 minutes, then try again.',
   SessionRequired: 'Sign in to continue.',
   OAuthSignin: 'Could not reach the identity provider. Try again, or tell the console admins.',
   OAuthCallback: 'The identity provider sign-in did not complete. Try again.',
   Callback: 'The identity provider sign-in did not complete. Try again.',
 };
 
-function signInErrorMessage(code: string | null | undefined): string | null {
+function signInErrorMessage(code: string | null): string | null {
   if (!code) return null;
-  return MESSAGES[code] ?? `Sign-in failed (${code}). Try again.`;
+  return MESSAGES[code] ?? 'Sign-in failed. Try again, or tell the console admins.';
 }
 
 interface Props {
   callbackUrl: string;
-  lab: boolean;
-  oidc: boolean;
-  /** next-auth's `error` query parameter after a failed IdP sign-in. */
-  initialErrorCode: string | null;
+  /** The `error` query parameter after a refused or failed sign-in. */
+  errorCode: string | null;
+  /** Signed in already, and asked to prove it again (before a dangerous action). */
+  reauthenticate: { email: string } | null;
+  /** For "Sign in again": what makes the IdP ask for the password whatever its session (prompt=login, max_age); else empty. */
+  reauthParams: Record<string, string>;
 }
 
-export function SignInForm({ callbackUrl, lab, oidc, initialErrorCode }: Props) {
-  const [error, setError] = useState<string | null>(signInErrorMessage(initialErrorCode));
+export function SignInForm({ callbackUrl, errorCode, reauthenticate, reauthParams }: Props) {
   const [pending, setPending] = useState(false);
+  const error = signInErrorMessage(errorCode);
 
-  async function onSubmit(event: FormEvent<HTMLFormElement>) {
-    event.preventDefault();
-    const form = new FormData(event.currentTarget);
+  const start = () => {
     setPending(true);
-    setError(null);
-    try {
-      const result = await signIn('lab', {
-        email: String(form.get('email') ?? ''),
-        password: String(form.get('password') ?? ''),
-        redirect: false,
-        callbackUrl,
-      });
-      if (!result || result.error || !result.ok) {
-        setError(signInErrorMessage(result?.error ?? 'CredentialsSignin'));
-        setPending(false);
-        return;
-      }
-      // A full load, so the server renders the page (and header) with the new session.
-      window.location.assign(callbackUrl);
-    } catch {
-      setError('The console did not answer. Try again.');
-      setPending(false);
-    }
-  }
+    // next-auth posts to /api/auth/signin/oidc and sends the browser to the IdP with PKCE, state and nonce.
+    void signIn('oidc', { callbackUrl }, reauthParams).catch(() => setPending(false));
+  };
 
   return (
     <div className="space-y-4">
@@ -63,52 +50,25 @@ export function SignInForm({ callbackUrl, lab, oidc, initialErrorCode }: Props) 
           {error}
         </p>
       )}
-      {oidc && (
-        <button
-          type="button"
-          onClick={() => void signIn('oidc', { callbackUrl })}
-          className="w-full rounded bg-slate-900 px-3 py-2 text-sm font-semibold text-white hover:bg-slate-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500"
-        >
-          Sign in with single sign-on
-        </button>
+      {reauthenticate && (
+        <p className="text-sm text-slate-700">
+          Confirm it is you, <strong className="font-mono">{reauthenticate.email}</strong>: rotating, restarting and rolling back
+          need a sign-in from the last 15 minutes. Your identity provider asks for your password again, then you are back on the
+          page you came from with what you typed.
+        </p>
       )}
-      {oidc && lab && <p className="text-center text-xs uppercase tracking-wide text-slate-500">or a lab account</p>}
-      {lab && (
-        <form onSubmit={onSubmit} className="space-y-3" noValidate>
-          <div>
-            <label htmlFor="email" className="block text-sm font-medium text-slate-800">
-              Email
-            </label>
-            <input
-              id="email"
-              name="email"
-              type="email"
-              autoComplete="username"
-              required
-              className="mt-1 w-full rounded border border-slate-300 px-2 py-1.5 text-sm focus:border-sky-500 focus:outline-none focus:ring-1 focus:ring-sky-500"
-            />
-          </div>
-          <div>
-            <label htmlFor="password" className="block text-sm font-medium text-slate-800">
-              Password
-            </label>
-            <input
-              id="password"
-              name="password"
-              type="password"
-              autoComplete="current-password"
-              required
-              className="mt-1 w-full rounded border border-slate-300 px-2 py-1.5 text-sm focus:border-sky-500 focus:outline-none focus:ring-1 focus:ring-sky-500"
-            />
-          </div>
-          <button
-            type="submit"
-            disabled={pending}
-            className="w-full rounded bg-sky-700 px-3 py-2 text-sm font-semibold text-white hover:bg-sky-800 disabled:cursor-wait disabled:opacity-60 focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500"
-          >
-            {pending ? 'Signing in…' : 'Sign in'}
-          </button>
-        </form>
+      <button
+        type="button"
+        disabled={pending}
+        onClick={start}
+        className="w-full rounded bg-slate-900 px-3 py-2 text-sm font-semibold text-white hover:bg-slate-700 disabled:cursor-wait disabled:opacity-60 focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500"
+      >
+        {pending ? 'Opening the identity provider…' : reauthenticate ? 'Sign in again' : 'Sign in with single sign-on'}
+      </button>
+      {reauthenticate && (
+        <a href={callbackUrl} className="block text-center text-sm text-slate-600 underline">
+          Cancel
+        </a>
       )}
     </div>
   );

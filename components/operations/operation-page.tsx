@@ -74,7 +74,7 @@ export function StartOperation({
   /** "rotate the password": what only operators may do. */
   infinitive: string;
   role: string;
-  form: { canOperate: boolean; askPassword: boolean; signInTooOld: boolean };
+  form: { canOperate: boolean; signInTooOld: boolean; reauthIgnored: boolean };
   action: ServerAction;
   signInAgainHref: string;
   askImageTag?: boolean;
@@ -86,17 +86,29 @@ export function StartOperation({
       </h2>
       {form.canOperate ? (
         <>
-          {form.signInTooOld && (
+          {form.signInTooOld && !form.reauthIgnored && (
             <p role="status" className="mt-1 text-sm text-amber-900">
               {gerund} needs a sign-in from the last 15 minutes.{' '}
               <Link href={signInAgainHref} className="font-semibold underline">
                 Sign in again
               </Link>{' '}
-              first.
+              first; what you type below is kept.
+            </p>
+          )}
+          {form.reauthIgnored && (
+            <p role="status" className="mt-1 text-sm text-amber-900">
+              You signed in again, but your identity provider did not ask for your password (it ignored the console&apos;s
+              request), so {gerund.toLowerCase()} still needs a sign-in from the last 15 minutes. Sign out of the identity provider,
+              then{' '}
+              <Link href={signInAgainHref} className="font-semibold underline">
+                sign in again
+              </Link>
+              ; if it keeps happening, ask its admins to honour <code className="font-mono">prompt=login</code> and{' '}
+              <code className="font-mono">max_age</code>.
             </p>
           )}
           <div className="mt-2">
-            <ConfirmActionForm action={action} environment={environment} submitLabel={submitLabel} askPassword={form.askPassword} askImageTag={askImageTag} />
+            <ConfirmActionForm action={action} environment={environment} submitLabel={submitLabel} askImageTag={askImageTag} />
           </div>
         </>
       ) : (

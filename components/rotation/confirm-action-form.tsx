@@ -2,12 +2,13 @@
 
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
-import { useActionState, useEffect, useId } from 'react';
+import { useActionState, useEffect, useId, useRef } from 'react';
+import { useKeptFormState } from '@/components/auth/kept-form-state';
 import type { ActionState } from '@/lib/actions/safe-action';
 
-// The typed confirmation in front of every dangerous action: the environment's name, the user's
-// password in lab mode, and one button. The server action checks all of it again; this form only
-// collects it and shows the answer.
+// The typed confirmation in front of every dangerous action: the environment's name and one button.
+// The server action checks it again (and that the sign-in is recent); this form only collects it and
+// shows the answer. What was typed survives "Sign in again".
 
 type ServerAction = (previous: ActionState, payload: FormData) => Promise<ActionState>;
 
@@ -15,22 +16,25 @@ interface Props {
   action: ServerAction;
   environment: string;
   submitLabel: string;
-  /** Lab mode: the password again (the server decides; this only shows the field). */
-  askPassword: boolean;
   /** The redeploy's optional image tag. */
   askImageTag?: boolean;
   tone?: 'danger' | 'neutral';
 }
 
-export function ConfirmActionForm({ action, environment, submitLabel, askPassword, askImageTag = false, tone = 'danger' }: Props) {
+export function ConfirmActionForm({ action, environment, submitLabel, askImageTag = false, tone = 'danger' }: Props) {
   const [state, formAction, pending] = useActionState(action, {});
   const router = useRouter();
   const id = useId();
+  const formRef = useRef<HTMLFormElement>(null);
+  const forgetTyped = useKeptFormState(formRef, `${environment}:${submitLabel}`);
 
   useEffect(() => {
     // The action started work in the background: show its steps now rather than at the next poll.
-    if (state.ok) router.refresh();
-  }, [state, router]);
+    if (state.ok) {
+      forgetTyped();
+      router.refresh();
+    }
+  }, [state, router, forgetTyped]);
 
   const button =
     tone === 'danger'
@@ -38,7 +42,7 @@ export function ConfirmActionForm({ action, environment, submitLabel, askPasswor
       : 'border-slate-400 bg-white text-slate-900 hover:bg-slate-50';
 
   return (
-    <form action={formAction} className="space-y-3" aria-describedby={`${id}-help`}>
+    <form ref={formRef} action={formAction} className="space-y-3" aria-describedby={`${id}-help`}>
       <input type="hidden" name="environment" value={environment} />
       <p id={`${id}-help`} className="text-sm text-slate-700">
         Type <strong className="font-mono">{environment}</strong> to confirm.
@@ -76,26 +80,6 @@ export function ConfirmActionForm({ action, environment, submitLabel, askPasswor
           />
           <p id={`${id}-tag-help`} className="mt-0.5 text-xs text-slate-600">
             Leave empty to restart on the image that is running now.
-          </p>
-        </div>
-      )}
-      {askPassword && (
-        <div>
-          <label htmlFor={`${id}-password`} className="block text-sm font-medium text-slate-800">
-            Password
-          </label>
-          <input
-            id={`${id}-password`}
-            name="password"
-            type="password"
-            required
-            autoComplete="current-password"
-            maxLength={256}
-            aria-describedby={`${id}-password-help`}
-            className="mt-1 w-full max-w-xs rounded border border-slate-300 px-2 py-1 text-sm focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500"
-          />
-          <p id={`${id}-password-help`} className="mt-0.5 text-xs text-slate-600">
-            Your own console password again, to confirm it is you.
           </p>
         </div>
       )}

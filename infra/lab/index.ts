@@ -288,9 +288,10 @@ async function writeConsoleConfig(path: string, state: LabState): Promise<void> 
       },
       { name: 'local', kind: 'local', envFile: state.local.envFile, backendUrl: state.local.backendUrl },
     ],
-    // The lab accounts by email, as lab sign-in needs, and the IdP's groups, as a real deployment maps
-    // them. The unverified IdP account is listed by email too: only a console that ignores
-    // email_verified lets it in.
+    // The lab accounts by email and the IdP's groups, as a real deployment maps them. The unverified
+    // IdP account is listed by email too: only a console that ignores email_verified lets it in.
+    // The console asks the lab's identity provider for its groups claim, as a deployment asks its IdP.
+    signIn: { groupsClaim: state.oidc.groupsClaim, groupsScope: state.oidc.groupsScope },
     roles: {
       viewer: [...emailsFor('viewer'), `group:${LAB_OIDC_ROLE_GROUPS.viewer}`],
       operator: [...emailsFor('operator'), `group:${LAB_OIDC_ROLE_GROUPS.operator}`],

@@ -3,11 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { auditActor, recordAuditSafely } from '@/lib/audit';
 import { checkReauthentication } from '@/lib/auth/reauth';
-import { getSessionInfo, signInPath, type SessionInfo } from '@/lib/auth/session';
+import { getSessionInfo, signInAgainPath, signInPath, type SessionInfo } from '@/lib/auth/session';
 import { getConfig } from '@/lib/config/load';
 import { ENVIRONMENT_NAME_PATTERN, type Role } from '@/lib/config/schema';
 import { hasRole, type Caller } from '@/lib/roles';
-import { signInAgainPath } from './confirm-form-context';
 
 // The chain every server action in lib/actions is built from, after dub's safe-action: an action is
 // an entry point anyone can POST to with any arguments, so each link checks one thing, in this
@@ -26,7 +25,7 @@ export interface ActionState {
   message?: string;
 }
 
-/** Far above any honest form (a name, its confirmation, a password, an image tag), far below Next's 1 MB cap. */
+/** Far above any honest form (a name, its confirmation, an image tag), far below Next's 1 MB cap. */
 export const MAX_ACTION_INPUT_BYTES = 4096;
 
 /** A link refused the request: a message for the user, and one for the audit log, both the console's own words. */
@@ -148,15 +147,14 @@ export const withConfirmation = <Ctx extends WithEnvironmentInput & { input: { c
   return ctx;
 };
 
-/** A stolen or forgotten-open session alone must not change production; the password goes no further than here. */
-export const withReauthentication = <Ctx extends WithEnvironmentInput & { input: { password?: string } }>(ctx: Ctx): Ctx & { input: Omit<Ctx['input'], 'password'> } => {
-  const { password, ...rest } = ctx.input;
-  const reauth = checkReauthentication({ mode: getConfig().mode, caller: ctx.caller, password, authTime: ctx.session.authTime });
+/** A stolen or forgotten-open session alone must not change production: the IdP sign-in must be recent. */
+export const withReauthentication = <Ctx extends WithEnvironmentInput>(ctx: Ctx): Ctx => {
+  const reauth = checkReauthentication({ caller: ctx.caller, authTime: ctx.session.authTime });
   if (!reauth.ok) {
     const signInAgain = reauth.reason === 'stale-sign-in' ? signInAgainPath(ctx.meta.page(ctx.input.environment)) : undefined;
-    throw new Refusal(reauth.message, `re-authentication failed: ${reauth.reason}`, signInAgain);
+    throw new Refusal(reauth.message, `re-authentication needed: ${reauth.reason}`, signInAgain);
   }
-  return { ...ctx, input: rest as Omit<Ctx['input'], 'password'> };
+  return ctx;
 };
 
 // ---- the dangerous actions: all five links ----
@@ -167,8 +165,6 @@ const environmentName = z.string().regex(ENVIRONMENT_NAME_PATTERN, 'not an envir
 export const confirmedEnvironmentInput = z.strictObject({
   environment: environmentName,
   confirmEnvironment: z.string().max(64),
-  /** Lab mode's re-authentication; absent under OIDC. */
-  password: z.string().max(256).optional(),
 });
 
 export type ConfirmedEnvironmentInput = z.infer<typeof confirmedEnvironmentInput>;
@@ -179,8 +175,8 @@ export interface EnvironmentActionDefinition<Schema extends z.ZodType<ConfirmedE
   role: Role;
   schema: Schema;
   page: (environment: string) => string;
-  /** Runs only after every link passed, without the password; its errors become `{error}` and a "failure" audit entry. */
-  run: (ctx: { caller: Caller; input: Omit<z.infer<Schema>, 'password'> }) => Promise<ActionState>;
+  /** Runs only after every link passed; its errors become `{error}` and a "failure" audit entry. */
+  run: (ctx: { caller: Caller; input: z.infer<Schema> }) => Promise<ActionState>;
 }
 
 export function environmentAction<Schema extends z.ZodType<ConfirmedEnvironmentInput>>(def: EnvironmentActionDefinition<Schema>): ServerAction<ActionState> {

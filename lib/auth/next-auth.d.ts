@@ -1,23 +1,17 @@
 import type { Role } from '@/lib/config/schema';
-import type { SignInProvider } from '@/lib/roles';
 
-// What the console keeps in the session JWT and exposes in the session: no secret, no IdP tokens.
+// What the console keeps in next-auth's JWT and exposes in its session: the JWT holds only the id of
+// a server-side session record; no identity, no IdP token.
 
 declare module 'next-auth/jwt' {
   interface JWT {
-    role?: Role;
-    groups?: string[];
-    provider?: SignInProvider;
-    /** Sign-in time, epoch seconds; rotation's re-authentication reads it. */
-    authTime?: number;
-    /** Last operator activity, epoch seconds; the idle timeout counts from here. */
-    lastSeen?: number;
+    sid?: string;
   }
 }
 
 declare module 'next-auth' {
   interface Session {
     role?: Role;
-    authTime?: number;
+    authTime?: number | null;
   }
 }

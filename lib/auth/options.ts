@@ -1,164 +1,160 @@
 import 'server-only';
 import type { NextAuthOptions } from 'next-auth';
-import CredentialsProvider from 'next-auth/providers/credentials';
-import type { OAuthConfig } from 'next-auth/providers/oauth';
+import type { JWT } from 'next-auth/jwt';
 import { getConfig } from '@/lib/config/load';
-import type { ConsoleConfig } from '@/lib/config/schema';
-import { LAB_ACCOUNTS, enabledLabAccounts, verifyLabCredentials } from './lab-accounts';
-import { roleForSession, type SignInProvider } from '@/lib/roles';
-import { SESSION_MAX_AGE_SECONDS, nowInSeconds, sessionVerdict } from './session-lifetime';
+import { resolveRole } from '@/lib/roles';
+import { identityFromClaims, OIDC_PROVIDER_ID, oidcProvider, oidcSettings } from './oidc';
+import { checkSignInFreshness } from './reauth';
+import { safeReturnPath } from './return-path';
+import { sessionCookieSecure } from './session-cookie';
+import { SESSION_MAX_AGE_SECONDS } from './session-lifetime';
+import { endSession, findActiveSession, resolveSession, startSession, touchSession, type SessionInfo, type SessionKind } from './sessions';
+import { auditSignIn, recordSignInFailure, signInThrottle } from './throttle';
 
-// next-auth 4 with JWT sessions. The token carries who signed in, how and when; the role in it is
-// recomputed from the config on every read, so the config always wins over what was true at sign-in.
+// next-auth 4, configured for one request. The JWT cookie holds only a session id: who signed in,
+// when, and whether the session still stands live in the store (./sessions.ts), so every request —
+// next-auth's own session endpoint included — sees sign-outs, admins' ends, timeouts and config
+// changes. Options are built per request: they carry the request's client address and the session
+// the browser already had (a sign-in over a live session of the same person is a re-authentication).
 
-export const LAB_PROVIDER_ID = 'lab';
-export const OIDC_PROVIDER_ID = 'oidc';
-
-export class LabSignInRefusedError extends Error {
-  constructor(variables: string[]) {
-    super(
-      `lab sign-in is only available in mode "lab", but this config has mode "aws" and ${variables.join(', ')} ` +
-        'is set: unset it, or point LINKBOX_CONFIG at the lab config',
-    );
-    this.name = 'LabSignInRefusedError';
-  }
+export interface SignInRequest {
+  /** The client address (./client-address.ts), for throttling and the audit log. */
+  address: string | null;
+  /** The session id in the request's cookie, if any. */
+  previousSessionId: string | null;
 }
+
+/** The sign-in page's error codes the console itself sends (next-auth adds OAuthCallback and others). */
+export const CONSOLE_SIGN_IN_ERRORS = {
+  emailNotVerified: 'EmailNotVerified',
+  noRole: 'AccessDenied',
+  noIdentity: 'NoIdentity',
+  throttled: 'TooManyAttempts',
+} as const;
+
+const refusedTo = (code: string) => `/signin?error=${code}`;
 
 /** Thrown inside the jwt callback to end a session; next-auth then clears the cookie. */
 class SessionEndedError extends Error {
-  constructor(reason: string) {
-    super(`session ended: ${reason}`);
+  constructor() {
+    super('session ended');
     this.name = 'SessionEndedError';
   }
 }
 
-interface OidcProfile {
-  sub: string;
-  email?: string;
-  name?: string;
-  groups?: unknown;
+function minutesAgo(authTime: number | null): string {
+  if (authTime === null) return 'the ID token did not say when they last signed in';
+  return `its sign-in is ${Math.round((Date.now() / 1000 - authTime) / 60)} minutes old`;
 }
 
-export interface OidcSettings {
-  issuer: string;
-  clientId: string;
-  clientSecret: string;
-}
+export function authOptions(request: SignInRequest = { address: null, previousSessionId: null }): NextAuthOptions {
+  const config = getConfig();
+  const settings = oidcSettings();
+  const { address } = request;
 
-type Env = Record<string, string | undefined>;
-
-export function oidcSettings(env: Env = process.env): OidcSettings | null {
-  const { OIDC_ISSUER: issuer, OIDC_CLIENT_ID: clientId, OIDC_CLIENT_SECRET: clientSecret } = env;
-  if (!issuer || !clientId || !clientSecret) return null;
-  return { issuer: issuer.replace(/\/+$/, ''), clientId, clientSecret };
-}
-
-/** Which sign-in methods the sign-in page offers; safe to show to anyone. */
-export function signInMethods(config: ConsoleConfig = getConfig(), env: Env = process.env): { lab: boolean; oidc: boolean } {
-  return { lab: config.mode === 'lab' && enabledLabAccounts(env).length > 0, oidc: oidcSettings(env) !== null };
-}
-
-function groupsClaim(value: unknown): string[] {
-  if (!Array.isArray(value)) return [];
-  return value.filter((g): g is string => typeof g === 'string');
-}
-
-function oidcProvider(settings: OidcSettings): OAuthConfig<OidcProfile> {
-  return {
-    id: OIDC_PROVIDER_ID,
-    name: 'Single sign-on',
-    type: 'oauth',
-    wellKnown: `${settings.issuer}/.well-known/openid-configuration`,
-    clientId: settings.clientId,
-    clientSecret: settings.clientSecret,
-    authorization: { params: { scope: process.env.OIDC_SCOPE ?? 'openid email profile' } },
-    idToken: true,
-    checks: ['pkce', 'state'],
-    profile(profile) {
-      return { id: profile.sub, email: profile.email ?? null, name: profile.name ?? profile.email ?? null, groups: groupsClaim(profile.groups) };
-    },
-  };
-}
-
-function labProvider() {
-  return CredentialsProvider({
-    id: LAB_PROVIDER_ID,
-    name: 'Lab account',
-    credentials: { email: { label: 'Email', type: 'email' }, password: { label: 'Password', type: 'password' } },
-    async authorize(credentials) {
-      // Re-checked here and not only when building the provider list: the config may change under a running console.
-      if (getConfig().mode !== 'lab') return null;
-      const account = verifyLabCredentials(credentials?.email, credentials?.password);
-      return account ? { id: account.email, email: account.email, name: account.email } : null;
-    },
-  });
-}
-
-function buildAuthOptions(config: ConsoleConfig, env: Env): NextAuthOptions {
-  const labVariablesSet = LAB_ACCOUNTS.map((a) => a.passwordVariable).filter((v) => !!env[v]);
-  if (config.mode !== 'lab' && labVariablesSet.length > 0) throw new LabSignInRefusedError(labVariablesSet);
-
-  const providers: NextAuthOptions['providers'] = [];
-  const oidc = oidcSettings(env);
-  if (oidc) providers.push(oidcProvider(oidc));
-  if (config.mode === 'lab') providers.push(labProvider());
+  // Looked up once per request: the session this browser had before this sign-in.
+  let previous: Promise<{ sessionId: string; email: string } | null> | undefined;
+  const previousSession = () =>
+    (previous ??= request.previousSessionId
+      ? findActiveSession(request.previousSessionId).then((record) => (record ? { sessionId: request.previousSessionId!, email: record.email } : null))
+      : Promise.resolve(null));
+  const kindOf = async (email: string | null): Promise<SessionKind> => (email && (await previousSession())?.email === email ? 're-authentication' : 'sign-in');
+  // The jwt callback's answer for the session callback that follows it in the same request.
+  const resolved = new WeakMap<JWT, SessionInfo>();
 
   return {
-    providers,
-    secret: env.NEXTAUTH_SECRET ?? env.AUTH_SECRET,
+    providers: settings ? [oidcProvider(settings, config.signIn)] : [],
+    // Never undefined: next-auth would then fall back to AUTH_SECRET, which the proxy and pages do not read.
+    secret: process.env.NEXTAUTH_SECRET ?? '',
     session: { strategy: 'jwt', maxAge: SESSION_MAX_AGE_SECONDS, updateAge: 5 * 60 },
     jwt: { maxAge: SESSION_MAX_AGE_SECONDS },
     // next-auth's cookies are httpOnly and SameSite=Lax; Secure (and the __Secure- prefix) follow the URL's scheme.
-    useSecureCookies: (env.NEXTAUTH_URL ?? '').startsWith('https://'),
+    useSecureCookies: sessionCookieSecure(),
     pages: { signIn: '/signin', error: '/signin' },
     callbacks: {
-      async signIn({ user, account }) {
-        const provider = providerOf(account?.provider);
-        if (!provider || !user.email) return false;
-        const groups = groupsClaim((user as { groups?: unknown }).groups);
-        return roleForSession(getConfig(), { email: user.email, groups }, provider) !== null;
-      },
-      async jwt({ token, user, account, trigger }) {
-        const now = nowInSeconds();
-        if (user && account) {
-          token.provider = providerOf(account.provider) ?? undefined;
-          token.groups = groupsClaim((user as { groups?: unknown }).groups);
-          token.authTime = now;
-          token.lastSeen = now;
+      async signIn({ account, profile }) {
+        if (account?.provider !== OIDC_PROVIDER_ID || !profile) return false;
+        const claims = identityFromClaims(profile as Record<string, unknown>, config.signIn.groupsClaim);
+        const email = claims.ok ? claims.identity.email : claims.email;
+        const kind = await kindOf(email);
+        const throttle = await signInThrottle({ account: email, address });
+        if (throttle.limited) {
+          await auditSignIn({ kind, account: email, address, reason: throttle.reason });
+          return refusedTo(CONSOLE_SIGN_IN_ERRORS.throttled);
         }
-        const verdict = sessionVerdict(token, now);
-        if (verdict !== 'active') throw new SessionEndedError(verdict);
-        if (!token.email || !token.provider) throw new SessionEndedError('no identity');
-        const role = roleForSession(getConfig(), { email: token.email, groups: token.groups ?? [] }, token.provider);
-        if (!role) throw new SessionEndedError('no role in the config');
-        token.role = role;
+        if (!claims.ok) {
+          const notVerified = claims.reason === 'email-not-verified';
+          await recordSignInFailure({
+            kind,
+            account: email,
+            address,
+            reason: notVerified ? 'refused: the identity provider has not verified their email address' : 'refused: the ID token has no subject or email',
+          });
+          return refusedTo(notVerified ? CONSOLE_SIGN_IN_ERRORS.emailNotVerified : CONSOLE_SIGN_IN_ERRORS.noIdentity);
+        }
+        if (!resolveRole(config.roles, claims.identity)) {
+          await recordSignInFailure({ kind, account: email, address, reason: 'refused: the console config grants them no role' });
+          return refusedTo(CONSOLE_SIGN_IN_ERRORS.noRole);
+        }
+        return true;
+      },
+      async jwt({ token, account, profile, trigger }) {
+        if (account && profile) {
+          // The signIn callback has just accepted these claims.
+          const claims = identityFromClaims(profile as Record<string, unknown>, config.signIn.groupsClaim);
+          if (!claims.ok) throw new SessionEndedError();
+          const { identity } = claims;
+          const kind = await kindOf(identity.email);
+          const sessionId = await startSession(identity, { kind, address });
+          const before = await previousSession();
+          if (before) await endSession(before.sessionId, 'replaced by a new sign-in');
+          if (kind === 're-authentication' && !checkSignInFreshness(identity.authTime).ok) {
+            // Signed in, but not proven again: the dangerous action stays refused, and this counts as a failure.
+            await recordSignInFailure({
+              kind,
+              account: identity.email,
+              address,
+              reason: `refused: the identity provider signed them in again without asking for their password (${minutesAgo(identity.authTime)})`,
+            });
+          } else {
+            await auditSignIn({ kind, account: identity.email, address, reason: kind === 'sign-in' ? 'signed in' : 'signed in again and typed their password', outcome: 'success' });
+          }
+          return { sid: sessionId };
+        }
+        const sessionId = token.sid;
+        const session = typeof sessionId === 'string' ? await resolveSession(sessionId) : null;
+        if (!session) throw new SessionEndedError();
         // Only the activity ping (a session update) counts as presence; page renders and polling do not.
-        if (trigger === 'update') token.lastSeen = now;
-        return token;
+        if (trigger === 'update') await touchSession(sessionId!);
+        const next: JWT = { sid: sessionId };
+        resolved.set(next, session);
+        return next;
       },
       async session({ session, token }) {
-        return {
-          expires: session.expires,
-          user: { email: token.email ?? null, name: token.name ?? token.email ?? null },
-          role: token.role,
-          authTime: token.authTime,
-        };
+        const info = resolved.get(token) ?? (typeof token.sid === 'string' ? await resolveSession(token.sid) : null);
+        if (!info) return { expires: session.expires };
+        return { expires: session.expires, user: { email: info.caller.id, name: info.caller.id }, role: info.caller.role, authTime: info.authTime };
       },
       async redirect({ url, baseUrl }) {
-        if (url.startsWith('/') && !url.startsWith('//')) return `${baseUrl}${url}`;
-        try {
-          return new URL(url).origin === new URL(baseUrl).origin ? url : baseUrl;
-        } catch {
-          return baseUrl;
-        }
+        return `${baseUrl}${safeReturnPath(url, baseUrl)}`;
+      },
+    },
+    events: {
+      async signOut({ token }) {
+        const sessionId = token?.sid;
+        if (typeof sessionId !== 'string') return;
+        const record = await findActiveSession(sessionId);
+        await endSession(sessionId, 'signed out');
+        if (record) await auditSignIn({ kind: 'sign-out', account: record.email, address, reason: 'signed out; the session is ended on the server', outcome: 'success' });
       },
     },
     logger: {
-      // next-auth's metadata can hold request bodies (a password) or IdP tokens: log the code and message only.
+      // next-auth's metadata can hold IdP tokens or request bodies: log the code and message only.
       error(code, metadata) {
         const error = metadata instanceof Error ? metadata : (metadata as { error?: unknown })?.error;
         if (error instanceof SessionEndedError) return;
-        const message = error instanceof Error ? error.message : '';
+        // The message can quote the IdP's error parameter, which anyone can write: one line, bounded.
+        const message = error instanceof Error ? error.message.replace(/[\u0000-\u001f\u007f]+/g, ' ').slice(0, 300) : '';
         console.error(`[auth] ${code}${message ? `: ${message}` : ''}`);
       },
       warn(code) {
@@ -167,19 +163,4 @@ function buildAuthOptions(config: ConsoleConfig, env: Env): NextAuthOptions {
       debug() {},
     },
   };
-}
-
-function providerOf(id: string | undefined): SignInProvider | null {
-  if (id === LAB_PROVIDER_ID) return 'lab';
-  if (id === OIDC_PROVIDER_ID) return 'oidc';
-  return null;
-}
-
-let built: { config: ConsoleConfig; options: NextAuthOptions } | undefined;
-
-/** The options for the current config; rebuilt when the config object changes (tests swap it). */
-export function authOptions(): NextAuthOptions {
-  const config = getConfig();
-  if (built?.config !== config) built = { config, options: buildAuthOptions(config, process.env) };
-  return built.options;
 }

@@ -1,5 +1,4 @@
-// How long a console session lives. Pure so the proxy (redirects only) and the server-side session
-// check agree on one rule without the proxy loading the config or credentials.
+// How long a console session lives, judged on the server from its record (lib/auth/sessions.ts).
 
 /** A session ends this long after sign-in, whatever the activity. */
 export const SESSION_MAX_AGE_SECONDS = 8 * 60 * 60;
@@ -7,20 +6,17 @@ export const SESSION_MAX_AGE_SECONDS = 8 * 60 * 60;
 export const SESSION_IDLE_SECONDS = 30 * 60;
 
 export interface SessionTimes {
-  /** Sign-in time, epoch seconds. */
-  authTime?: unknown;
+  /** When the console session began, epoch seconds. */
+  startedAt: number;
   /** Last operator activity, epoch seconds. */
-  lastSeen?: unknown;
+  lastSeenAt: number;
 }
 
-export type SessionVerdict = 'active' | 'expired' | 'idle' | 'malformed';
+export type SessionVerdict = 'active' | 'expired' | 'idle';
 
-export function sessionVerdict(token: SessionTimes, nowSeconds: number): SessionVerdict {
-  const { authTime, lastSeen } = token;
-  if (typeof authTime !== 'number' || typeof lastSeen !== 'number') return 'malformed';
-  if (authTime > nowSeconds + 60 || lastSeen > nowSeconds + 60) return 'malformed';
-  if (nowSeconds - authTime >= SESSION_MAX_AGE_SECONDS) return 'expired';
-  if (nowSeconds - lastSeen >= SESSION_IDLE_SECONDS) return 'idle';
+export function sessionVerdict({ startedAt, lastSeenAt }: SessionTimes, nowSeconds: number): SessionVerdict {
+  if (nowSeconds - startedAt >= SESSION_MAX_AGE_SECONDS) return 'expired';
+  if (nowSeconds - lastSeenAt >= SESSION_IDLE_SECONDS) return 'idle';
   return 'active';
 }
 

@@ -1,40 +1,37 @@
 import 'server-only';
-import { getServerSession } from 'next-auth';
+import { cookies } from 'next/headers';
 import { connection } from 'next/server';
 import { cache } from 'react';
 import type { Caller } from '@/lib/roles';
-import { authOptions } from './options';
+import { safeReturnPath } from './return-path';
+import { sessionIdFromCookies } from './session-cookie';
+import { resolveSession, type SessionInfo } from './sessions';
 
-// The signed-in user as pages, server actions and route handlers see it. Each of them asks here
-// itself; the proxy's redirect is a convenience, not a check.
+// The signed-in user as pages, server actions and route handlers see it: the cookie's session id,
+// looked up in the store on every request. Each of them asks here itself; the proxy's redirect is a
+// convenience, not a check.
 
-export interface SessionInfo {
-  caller: Caller;
-  /** When this session signed in, epoch seconds: a dangerous action can demand a recent sign-in. */
-  authTime: number;
-}
+export type { SessionInfo } from './sessions';
+export { safeReturnPath } from './return-path';
 
-/** The current session, or null when signed out, expired, idle, or no longer granted a role by the config. */
+/** The current session, or null when signed out, ended, idle, expired, or no longer granted a role by the config. */
 export const getSessionInfo = cache(async (): Promise<SessionInfo | null> => {
   // A per-request answer: never let `next build` prerender it (there is no config at build time).
   await connection();
-  const session = await getServerSession(authOptions());
-  const email = session?.user?.email;
-  if (!session || !email || !session.role || typeof session.authTime !== 'number') return null;
-  return { caller: { id: email, role: session.role, via: 'session' }, authTime: session.authTime };
+  const sessionId = await sessionIdFromCookies(await cookies());
+  return sessionId ? resolveSession(sessionId) : null;
 });
 
 export async function getCaller(): Promise<Caller | null> {
   return (await getSessionInfo())?.caller ?? null;
 }
 
-/** Only same-origin paths, so a crafted link cannot send someone elsewhere after sign-in. */
-export function safeReturnPath(path: string | null | undefined): string {
-  if (!path || !path.startsWith('/') || path.startsWith('//') || path.startsWith('/\\')) return '/';
-  return path;
-}
-
 export function signInPath(returnTo: string): string {
   const back = safeReturnPath(returnTo);
   return back === '/' ? '/signin' : `/signin?callbackUrl=${encodeURIComponent(back)}`;
+}
+
+/** "Sign in again" to confirm it is you: the sign-in page then asks the IdP for the password even while signed in. */
+export function signInAgainPath(returnTo: string): string {
+  return `/signin?reauth=1&callbackUrl=${encodeURIComponent(safeReturnPath(returnTo))}`;
 }

@@ -1,11 +1,15 @@
 import 'server-only';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { consoleConfigSchema, type ConsoleConfig, type EnvironmentConfig } from './schema';
 
-// The environments file is read once per process from LINKBOX_CONFIG (default ./linkbox.config.json).
-// A bad file stops start-up with the field named, never a half-working console.
+// The environments file, from LINKBOX_CONFIG (default ./linkbox.config.json). A bad file stops
+// start-up with the field named, never a half-working console. It is read again whenever it changes
+// (one stat per call: inode, size and modification time), so a person removed from `roles` loses
+// their role at their next request, without a restart. A changed file that does not validate is
+// reported once and the last good one stays in force until the file is fixed: an editor's
+// half-written save must not take the console down.
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -45,19 +49,57 @@ function formatPath(path: PropertyKey[]): string {
   return path.length ? path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') : '(root)';
 }
 
-let loaded: { path: string; config: ConsoleConfig } | undefined;
+/** What identifies one version of the file on disk; a new inode covers an atomic rename (ConfigMap, `mv`). */
+type FileVersion = string;
+
+interface Loaded {
+  path: string;
+  config: ConsoleConfig;
+  /** The version `config` came from; undefined for a config set by a test. */
+  version?: FileVersion;
+  /** A newer version that did not validate, already reported. */
+  rejected?: FileVersion;
+}
+
+let loaded: Loaded | undefined;
+
+const MISSING: FileVersion = 'missing';
+
+function fileVersion(path: string): FileVersion {
+  try {
+    const stat = statSync(/*turbopackIgnore: true*/ path, { bigint: true });
+    return `${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}`;
+  } catch {
+    return MISSING;
+  }
+}
+
+function readConfigFile(path: string, version: FileVersion): string {
+  try {
+    if (version !== MISSING) return readFileSync(/*turbopackIgnore: true*/ path, 'utf8');
+  } catch {
+    // reported below
+  }
+  throw new ConfigError(`cannot read the environments file ${path}: set LINKBOX_CONFIG, or run "npm start" to use the lab`);
+}
 
 export function getConfig(): ConsoleConfig {
   const path = configPath();
-  if (loaded?.path === path) return loaded.config;
-  let text: string;
+  if (loaded?.path === path && loaded.version === undefined) return loaded.config;
+  const version = fileVersion(path);
+  if (loaded?.path === path && (version === loaded.version || version === loaded.rejected)) return loaded.config;
+
+  let config: ConsoleConfig;
   try {
-    text = readFileSync(/*turbopackIgnore: true*/ path, 'utf8');
-  } catch {
-    throw new ConfigError(`cannot read the environments file ${path}: set LINKBOX_CONFIG, or run "npm start" to use the lab`);
+    config = parseConfig(readConfigFile(path, version), path);
+  } catch (err) {
+    if (loaded?.path !== path) throw err;
+    // Keep serving the last good config; say so once per bad version.
+    console.error(`config: ${(err as Error).message}\nconfig: still using the version loaded before; the console reads the file again when it changes`);
+    loaded = { ...loaded, rejected: version };
+    return loaded.config;
   }
-  const config = parseConfig(text, path);
-  loaded = { path, config };
+  loaded = { path, config, version };
   return config;
 }
 

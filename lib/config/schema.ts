@@ -93,6 +93,35 @@ export const environmentSchema = z.discriminatedUnion('kind', [awsEnvironmentSch
 /** Emails, or "group:NAME" for an IdP group claim. */
 const principals = z.array(z.string().min(1)).default([]);
 
+/** Claims an ID token uses for something else. */
+const STANDARD_CLAIMS = new Set(['sub', 'iss', 'aud', 'exp', 'iat', 'nbf', 'jti', 'auth_time', 'nonce', 'acr', 'amr', 'azp', 'sid', 'email', 'email_verified', 'name']);
+
+/** How the organisation's IdP names people's groups, and what stands between it and the console. */
+const signIn = z.strictObject({
+  /**
+   * The ID token claim that lists a person's groups, which `roles` names as "group:NAME": `groups`
+   * (Okta, Keycloak's group mapper, Entra ID), or a namespaced one such as `https://linkbox.example.com/groups`.
+   */
+  groupsClaim: z
+    .string()
+    .regex(/^[^\s]{1,200}$/, 'a claim name without spaces, e.g. "groups"')
+    .refine((claim) => !STANDARD_CLAIMS.has(claim), 'a standard claim cannot carry groups; use the claim your IdP puts the groups in, e.g. "groups"')
+    .default('groups'),
+  /** The scope that makes the IdP release that claim (Okta: "groups"); absent when it comes without one (Entra ID). */
+  groupsScope: z
+    .string()
+    .regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,100}$/, 'one OAuth scope, e.g. "groups"')
+    .refine((scope) => !['openid', 'email', 'profile'].includes(scope), 'openid, email and profile are always requested')
+    .optional(),
+  /** "Sign in again" sends prompt=login (and max_age); false for an IdP that refuses prompt=login (Google). */
+  promptLogin: z.boolean().default(true),
+  /**
+   * How many reverse proxies (load balancers) in front of the console append to X-Forwarded-For; the
+   * client address for sign-in throttling is the entry that many from the right. 0: none.
+   */
+  trustedProxyHops: z.number().int().min(0).max(5).default(0),
+});
+
 export const consoleConfigSchema = z
   .strictObject({
     /** "lab" enables the lab's local accounts and lab credentials; "aws" is a real deployment. */
@@ -101,6 +130,7 @@ export const consoleConfigSchema = z
     roles: z
       .strictObject({ viewer: principals, operator: principals, admin: principals })
       .default({ viewer: [], operator: [], admin: [] }),
+    signIn: signIn.default({ groupsClaim: 'groups', promptLogin: true, trustedProxyHops: 0 }),
     cacheTtlSeconds: z.number().int().min(0).max(3600).default(15),
     /** Time budget of one check, in ms: a hanging dependency costs one panel this much, not the page. */
     checkTimeoutMs: z.number().int().min(100).max(60_000).default(5000),

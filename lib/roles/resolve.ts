@@ -1,12 +1,14 @@
 import type { ConsoleConfig, Role } from '@/lib/config/schema';
 
-// Roles come from the config (emails, or "group:NAME" for an IdP group claim), never from the IdP
-// or the browser alone. A session's role is resolved again on every request from the config the
-// process holds (lib/config/load.ts), so the config always wins over what was true at sign-in.
+// Roles come from the config (emails, or "group:NAME" for a group in the IdP's groups claim), never
+// from the IdP or the browser alone. A session's role is resolved again on every request from the
+// config as the file says now (lib/config/load.ts re-reads it when it changes), so removing someone
+// from `roles` takes their role away at their next request.
 
 export interface Principal {
+  /** An email the IdP has verified (sign-in refuses the others). */
   email: string;
-  /** Group names from the IdP's `groups` claim; empty for lab accounts. */
+  /** Group names from the IdP's groups claim at sign-in. */
   groups: readonly string[];
 }
 
@@ -24,16 +26,4 @@ export function resolveRole(roles: ConsoleConfig['roles'], principal: Principal)
     if (granted) return role;
   }
   return null;
-}
-
-/** Which sign-in produced a session: the lab's local accounts or the organisation's IdP. */
-export type SignInProvider = 'lab' | 'oidc';
-
-/**
- * The role a session has right now: the config's, for every provider alike (the lab writes its three
- * accounts into its config). A lab account has none once the console runs in mode "aws".
- */
-export function roleForSession(config: Pick<ConsoleConfig, 'mode' | 'roles'>, principal: Principal, provider: SignInProvider): Role | null {
-  if (provider === 'lab' && config.mode !== 'lab') return null;
-  return resolveRole(config.roles, principal);
 }

@@ -78,5 +78,39 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('redeploys_environment_started').ifNotExists().on('redeploys').columns(['environment', 'started_at']).execute();
       },
     },
+    '0003-sessions': {
+      // Owner: lib/auth. Server-side sign-in sessions (the cookie carries only their id) and failed
+      // sign-ins, which the throttle counts per account and per client address.
+      async up(db: AnyDb) {
+        await db.schema
+          .createTable('console_sessions')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('email', 'text', (c) => c.notNull())
+          .addColumn('name', 'text')
+          .addColumn('subject', 'text', (c) => c.notNull())
+          .addColumn('groups', 'text', (c) => c.notNull())
+          .addColumn('auth_time', 'text')
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('started_at', 'text', (c) => c.notNull())
+          .addColumn('last_seen_at', 'text', (c) => c.notNull())
+          .addColumn('address', 'text')
+          .addColumn('ended_at', 'text')
+          .addColumn('end_reason', 'text')
+          .execute();
+        await db.schema.createIndex('console_sessions_email').on('console_sessions').columns(['email', 'started_at']).execute();
+        await db.schema.createIndex('console_sessions_started').on('console_sessions').columns(['started_at']).execute();
+        await db.schema
+          .createTable('sign_in_failures')
+          .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+          .addColumn('at', 'text', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('account', 'text')
+          .addColumn('address', 'text')
+          .addColumn('reason', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('sign_in_failures_account').on('sign_in_failures').columns(['account', 'at']).execute();
+        await db.schema.createIndex('sign_in_failures_address').on('sign_in_failures').columns(['address', 'at']).execute();
+      },
+    },
   };
 }

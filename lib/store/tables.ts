@@ -64,9 +64,48 @@ export interface RedeployTable {
   instances: string;
 }
 
+/** Owner: lib/auth (sessions.ts). A signed-in session; the browser's cookie holds only its id. */
+export interface SessionTable {
+  /** SHA-256 of the session id, so a copy of the table cannot be replayed as cookies. */
+  id: string;
+  /** Verified by the IdP (email_verified), lower case. */
+  email: string;
+  name: string | null;
+  /** The IdP's `sub`. */
+  subject: string;
+  /** JSON: the groups claim at sign-in. */
+  groups: string;
+  /** The ID token's auth_time: when the person last typed their password at the IdP; null when the IdP did not say. */
+  auth_time: string | null;
+  /** "sign-in", or "re-authentication": signed in again while signed in, to confirm it is them. */
+  kind: string;
+  started_at: string;
+  /** Last activity; the idle timeout counts from here. */
+  last_seen_at: string;
+  /** The client address it signed in from. */
+  address: string | null;
+  ended_at: string | null;
+  /** "signed out", "ended by admin@…", "idle", "expired", "no role", "replaced by a new sign-in". */
+  end_reason: string | null;
+}
+
+/** Owner: lib/auth (throttle.ts). */
+export interface SignInFailureTable {
+  id: Generated<number>;
+  at: string;
+  /** "sign-in" or "re-authentication". */
+  kind: string;
+  /** The IdP account (email) when known. */
+  account: string | null;
+  address: string | null;
+  reason: string;
+}
+
 export interface StoreSchema {
   audit_log: AuditTable;
   console_locks: LockTable;
   rotations: RotationTable;
   redeploys: RedeployTable;
+  console_sessions: SessionTable;
+  sign_in_failures: SignInFailureTable;
 }

@@ -1,8 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
-// The people of the lab's identity provider. The three verified ones are the lab accounts the
-// console already knows (lib/auth/lab-accounts.ts, same emails and password variables: that module
-// imports 'server-only', so the lab cannot import it and the list is repeated here). The fourth has
+// The people of the lab's identity provider, the only place the lab accounts and their passwords
+// (LAB_*_PASSWORD) live: the console signs them in through this provider. The fourth has
 // an email the IdP has not verified: the lab's console config lists that email as a viewer, so a
 // console that honours `email_verified` can be seen refusing it, and one that does not, admitting it.
 

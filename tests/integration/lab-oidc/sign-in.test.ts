@@ -221,7 +221,8 @@ describe('the lab identity provider', () => {
     const text = JSON.stringify(body);
     for (const password of Object.values(PASSWORDS)) expect(text).not.toContain(password);
 
-    const config = JSON.parse(await readFile(lab.configPath, 'utf8')) as { roles: Record<string, string[]> };
+    const config = JSON.parse(await readFile(lab.configPath, 'utf8')) as { roles: Record<string, string[]>; signIn: unknown };
+    expect(config.signIn).toEqual({ groupsClaim: 'groups', groupsScope: 'groups' });
     expect(config.roles).toEqual({
       viewer: ['viewer@linkbox.lab', 'unverified@linkbox.lab', 'group:linkbox-viewers'],
       operator: ['operator@linkbox.lab', 'group:linkbox-operators'],

@@ -10,23 +10,22 @@ import { startRotationAction } from '@/lib/actions/start-rotation';
 import { listAudit, type AuditEntry } from '@/lib/audit';
 import { closeStoreForTests, getStore } from '@/lib/store';
 import type { Caller } from '@/lib/roles';
-import { resetWrongPasswordsForTests } from '@/lib/auth/reauth';
 import { setConfigForTests } from '@/lib/config/load';
 
 // The session is the one part faked here: it needs a browser's cookie and a request. The audit log
 // is the real store (SQLite in a temp dir), and the config points AWS at a port nothing listens on,
 // so any call that slipped past the builder would fail loudly instead of passing.
 
-const session = vi.hoisted(() => ({ current: null as null | { caller: Caller; authTime: number } }));
+const session = vi.hoisted(() => ({ current: null as null | { caller: Caller; authTime: number | null; kind: 'sign-in' } }));
 vi.mock('@/lib/auth/session', () => ({
   getSessionInfo: async () => session.current,
   signInPath: (returnTo: string) => `/signin?callbackUrl=${encodeURIComponent(returnTo)}`,
+  signInAgainPath: (returnTo: string) => `/signin?reauth=1&callbackUrl=${encodeURIComponent(returnTo)}`,
 }));
 
 const viewer: Caller = { id: 'viewer@linkbox.lab', role: 'viewer', via: 'session' };
 const operator: Caller = { id: 'operator@linkbox.lab', role: 'operator', via: 'session' };
 const admin: Caller = { id: 'admin@linkbox.lab', role: 'admin', via: 'session' };
-const OPERATOR_PASSWORD = 'operator-unit-password';
 const now = () => Math.floor(Date.now() / 1000);
 
 let dir: string;
@@ -51,8 +50,8 @@ function useConfig(m: 'lab' | 'aws') {
   });
 }
 
-function signIn(caller: Caller, authTime = now()) {
-  session.current = { caller, authTime };
+function signIn(caller: Caller, authTime: number | null = now()) {
+  session.current = { caller, authTime, kind: 'sign-in' };
 }
 
 async function audit(): Promise<AuditEntry[]> {
@@ -79,15 +78,12 @@ function form(fields: Record<string, string>): FormData {
   return data;
 }
 
-const valid = { environment: 'production', confirmEnvironment: 'production', password: OPERATOR_PASSWORD };
+const valid = { environment: 'production', confirmEnvironment: 'production' };
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'actions-test-'));
   delete process.env.AUDIT_DATABASE_URL;
   process.env.AUDIT_SQLITE_PATH = join(dir, 'console.sqlite');
-  process.env.LAB_OPERATOR_PASSWORD = OPERATOR_PASSWORD;
-  process.env.LAB_ADMIN_PASSWORD = 'admin-unit-password';
-  process.env.LAB_VIEWER_PASSWORD = 'viewer-unit-password';
 });
 
 afterAll(async () => {
@@ -97,14 +93,13 @@ afterAll(async () => {
 
 beforeEach(async () => {
   useConfig('lab');
-  resetWrongPasswordsForTests();
   signIn(operator);
   const store = await getStore();
   await store.db.deleteFrom('audit_log').execute();
 });
 
 describe('the action builder', () => {
-  it('runs the action for an operator who confirmed the name and typed their password, without passing the password on', async () => {
+  it('runs the action for an operator who confirmed the name and signed in recently', async () => {
     const { action, run } = probeAction();
     const state = await action({}, form(valid));
     expect(state).toEqual({ ok: true, message: 'ran' });
@@ -141,7 +136,7 @@ describe('the action builder', () => {
 
   it('refuses wrong types', async () => {
     const { action, run } = probeAction();
-    const state = await action({}, { environment: 'production', confirmEnvironment: ['production'], password: OPERATOR_PASSWORD });
+    const state = await action({}, { environment: 'production', confirmEnvironment: ['production'] });
     expect(state.error).toMatch(/confirmEnvironment is missing or invalid/);
     expect(run).not.toHaveBeenCalled();
   });
@@ -158,7 +153,7 @@ describe('the action builder', () => {
     const { action, run } = probeAction();
     const big = 'x'.repeat(MAX_ACTION_INPUT_BYTES);
     expect((await action({}, form({ ...valid, confirmEnvironment: big }))).error).toMatch(/too large/);
-    expect((await action({}, { ...valid, password: big })).error).toMatch(/too large/);
+    expect((await action({}, { ...valid, imageTag: big })).error).toMatch(/too large/);
     expect(run).not.toHaveBeenCalled();
     const entries = await audit();
     expect(entries).toHaveLength(2);
@@ -178,11 +173,11 @@ describe('the action builder', () => {
 
   it('refuses an environment that is not configured, and one that is local', async () => {
     const { action, run } = probeAction();
-    const other = await action({}, form({ environment: 'staging', confirmEnvironment: 'staging', password: OPERATOR_PASSWORD }));
+    const other = await action({}, form({ environment: 'staging', confirmEnvironment: 'staging' }));
     expect(other.error).toBe('There is no environment named "staging".');
-    const local = await action({}, form({ environment: 'local', confirmEnvironment: 'local', password: OPERATOR_PASSWORD }));
+    const local = await action({}, form({ environment: 'local', confirmEnvironment: 'local' }));
     expect(local.error).toMatch(/local environment/);
-    const bad = await action({}, form({ environment: '../production', confirmEnvironment: '../production', password: OPERATOR_PASSWORD }));
+    const bad = await action({}, form({ environment: '../production', confirmEnvironment: '../production' }));
     expect(bad.error).toMatch(/environment is missing or invalid/);
     expect(run).not.toHaveBeenCalled();
     const entries = await audit();
@@ -202,7 +197,7 @@ describe('the action builder', () => {
   it('refuses a viewer before looking at the payload, and audits who tried', async () => {
     signIn(viewer);
     const { action, run } = probeAction();
-    const state = await action({}, form({ ...valid, password: 'viewer-unit-password' }));
+    const state = await action({}, form(valid));
     expect(state.error).toBe('You are signed in as viewer; probing needs operator.');
     expect(run).not.toHaveBeenCalled();
     expect((await audit())[0]).toMatchObject({ actor: viewer.id, role: 'viewer', action: 'probe.run', environment: 'production', outcome: 'refused' });
@@ -211,7 +206,7 @@ describe('the action builder', () => {
   it('lets an admin do what an operator may', async () => {
     signIn(admin);
     const { action, run } = probeAction();
-    expect(await action({}, form({ ...valid, password: 'admin-unit-password' }))).toEqual({ ok: true, message: 'ran' });
+    expect(await action({}, form(valid))).toEqual({ ok: true, message: 'ran' });
     expect(run).toHaveBeenCalledTimes(1);
   });
 
@@ -264,36 +259,30 @@ describe('the action builder', () => {
 });
 
 describe('re-authentication in the builder', () => {
-  it('in lab mode, refuses without the password and with a wrong one; neither is ever audited', async () => {
+  it('runs for an IdP sign-in 14 minutes old and refuses one 16 minutes old with a "sign in again" link, audited', async () => {
     const { action, run } = probeAction();
-    const missing = await action({}, form({ environment: 'production', confirmEnvironment: 'production' }));
-    expect(missing.error).toMatch(/Type your password/);
-    const wrong = await action({}, form({ ...valid, password: 'guess-number-one' }));
-    expect(wrong.error).toMatch(/not right/);
-    expect(run).not.toHaveBeenCalled();
-    const entries = await audit();
-    expect(entries.map((e) => e.detail)).toEqual(['re-authentication failed: wrong-password', 're-authentication failed: password-required']);
-    expect(JSON.stringify(entries)).not.toContain('guess-number-one');
-  });
-
-  it("in lab mode, does not accept another account's password", async () => {
-    const { action, run } = probeAction();
-    expect((await action({}, form({ ...valid, password: 'admin-unit-password' }))).error).toMatch(/not right/);
-    expect(run).not.toHaveBeenCalled();
-  });
-
-  it('under OIDC, runs for a sign-in 14 minutes old and refuses one 16 minutes old with a sign-in link', async () => {
-    useConfig('aws');
-    const oidcOperator: Caller = { id: 'ops@example.com', role: 'operator', via: 'session' };
-    const { action, run } = probeAction();
-    signIn(oidcOperator, now() - 14 * 60);
-    expect((await action({}, form({ environment: 'production', confirmEnvironment: 'production' }))).ok).toBe(true);
-    signIn(oidcOperator, now() - 16 * 60);
-    const stale = await action({}, form({ environment: 'production', confirmEnvironment: 'production' }));
+    signIn(operator, now() - 14 * 60);
+    expect((await action({}, form(valid))).ok).toBe(true);
+    signIn(operator, now() - 16 * 60);
+    const stale = await action({}, form(valid));
     expect(stale.error).toMatch(/sign-in from the last 15 minutes/);
-    expect(stale.signInUrl).toBe('/signin?callbackUrl=%2Fenvironments%2Fproduction%2Fprobe&reauth=1');
+    expect(stale.signInUrl).toBe('/signin?reauth=1&callbackUrl=%2Fenvironments%2Fproduction%2Fprobe');
     expect(run).toHaveBeenCalledTimes(1);
-    expect((await audit())[0]).toMatchObject({ actor: 'ops@example.com', outcome: 'refused', detail: 're-authentication failed: stale-sign-in' });
+    expect((await audit())[0]).toMatchObject({ actor: operator.id, outcome: 'refused', detail: 're-authentication needed: stale-sign-in' });
+  });
+
+  it('refuses a session whose IdP never said when the person signed in', async () => {
+    const { action, run } = probeAction();
+    signIn(operator, null);
+    expect((await action({}, form(valid))).signInUrl).toMatch(/reauth=1/);
+    expect(run).not.toHaveBeenCalled();
+  });
+
+  it('takes no password field: a form that sends one is refused before anything runs', async () => {
+    const { action, run } = probeAction();
+    expect((await action({}, form({ ...valid, password: 'typed-guess-77' }))).error).toMatch(/fields this action does not take/);
+    expect(run).not.toHaveBeenCalled();
+    expect(JSON.stringify(await audit())).not.toContain('typed-guess-77');
   });
 });
 
@@ -302,13 +291,13 @@ describe('the rotation and redeploy actions', () => {
 
   it.each(Object.entries(actions))('%s refuses a viewer and audits the refusal', async (_name, action) => {
     signIn(viewer);
-    const state = await action({}, form({ ...valid, password: 'viewer-unit-password' }));
+    const state = await action({}, form(valid));
     expect(state.error).toMatch(/signed in as viewer; .* needs operator/);
     expect((await audit())[0]).toMatchObject({ actor: viewer.id, role: 'viewer', environment: 'production', outcome: 'refused' });
   });
 
   it.each(Object.entries(actions))('%s refuses a forged payload for another environment before any AWS call', async (_name, action) => {
-    const state = await action({}, { environment: 'staging', confirmEnvironment: 'staging', password: OPERATOR_PASSWORD });
+    const state = await action({}, { environment: 'staging', confirmEnvironment: 'staging' });
     expect(state.error).toBe('There is no environment named "staging".');
   });
 
@@ -327,7 +316,6 @@ describe('the rotation and redeploy actions', () => {
     logged.mockRestore();
     expect(state.ok).toBeUndefined();
     expect(state.error).toMatch(/cannot reach the AWS endpoint/);
-    expect(state.error).not.toContain(OPERATOR_PASSWORD);
     expect((await audit()).some((e) => e.actor === operator.id && e.action.startsWith('rotation'))).toBe(true);
   }, 60_000);
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resolveRole, roleForSession } from '@/lib/roles';
+import { resolveRole } from '@/lib/roles';
 
 const roles = {
   viewer: ['watcher@example.com', 'group:linkbox-readers'],
@@ -35,29 +35,5 @@ describe('role resolution from the config', () => {
 
   it('does not match an empty email against anything', () => {
     expect(resolveRole({ viewer: [''], operator: [], admin: [] }, { email: '', groups: [] })).toBeNull();
-  });
-});
-
-describe('the role a session has', () => {
-  const none = { viewer: [], operator: [], admin: [] };
-
-  it('lets the config override the role a lab account name suggests', () => {
-    const config = { mode: 'lab' as const, roles: { ...none, viewer: ['admin@linkbox.lab'] } };
-    expect(roleForSession(config, { email: 'admin@linkbox.lab', groups: [] }, 'lab')).toBe('viewer');
-  });
-
-  it('gives a lab account no role when the config does not list it, whatever its name says', () => {
-    const config = { mode: 'lab' as const, roles: none };
-    expect(roleForSession(config, { email: 'admin@linkbox.lab', groups: [] }, 'lab')).toBeNull();
-  });
-
-  it('ends a lab-account session once the console runs in mode aws, even if the config lists the email', () => {
-    const config = { mode: 'aws' as const, roles: { ...none, admin: ['admin@linkbox.lab'] } };
-    expect(roleForSession(config, { email: 'admin@linkbox.lab', groups: [] }, 'lab')).toBeNull();
-  });
-
-  it('gives an IdP user the role the config grants their groups', () => {
-    const config = { mode: 'aws' as const, roles: { ...none, operator: ['group:oncall'] } };
-    expect(roleForSession(config, { email: 'a@example.com', groups: ['oncall'] }, 'oidc')).toBe('operator');
   });
 });

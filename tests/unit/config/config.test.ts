@@ -1,8 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ConfigError, parseConfig } from '@/lib/config/load';
+import { ConfigError, getConfig, parseConfig } from '@/lib/config/load';
 
 const production = {
   name: 'production',
@@ -52,6 +52,49 @@ describe('the environments file', () => {
   it('says when the file is not JSON at all', () => {
     expect(() => parseConfig('{ mode: aws', 'linkbox.config.json')).toThrow(ConfigError);
     expect(() => parseConfig('{ mode: aws', 'linkbox.config.json')).toThrow(/linkbox\.config\.json: not valid JSON/);
+  });
+});
+
+describe('the file, read again when it changes', () => {
+  const saved = process.env.LINKBOX_CONFIG;
+  afterEach(() => {
+    process.env.LINKBOX_CONFIG = saved;
+    vi.restoreAllMocks();
+  });
+  const withOperators = (operator: string[]) => config({ roles: { viewer: [], operator, admin: [] } });
+
+  it('takes a role away at the next read, whether the file is rewritten in place or replaced by a rename', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'linkbox-config-'));
+    const path = join(dir, 'linkbox.config.json');
+    writeFileSync(path, withOperators(['ops@example.com', 'oncall@example.com']));
+    process.env.LINKBOX_CONFIG = path;
+    expect(getConfig().roles.operator).toEqual(['ops@example.com', 'oncall@example.com']);
+    expect(getConfig()).toBe(getConfig());
+
+    writeFileSync(path, withOperators(['oncall@example.com']));
+    expect(getConfig().roles.operator).toEqual(['oncall@example.com']);
+
+    writeFileSync(join(dir, 'next.json'), withOperators([]));
+    renameSync(join(dir, 'next.json'), path);
+    expect(getConfig().roles.operator).toEqual([]);
+  });
+
+  it('keeps the last good config when a changed file does not validate, says so once, and takes the fixed file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'linkbox-config-'));
+    const path = join(dir, 'linkbox.config.json');
+    writeFileSync(path, withOperators(['ops@example.com']));
+    process.env.LINKBOX_CONFIG = path;
+    expect(getConfig().roles.operator).toEqual(['ops@example.com']);
+    const error = vi.spyOn(console, 'error').mockImplementation(() => {});
+
+    writeFileSync(path, '{ "mode": "aws", "environments": [');
+    expect(getConfig().roles.operator).toEqual(['ops@example.com']);
+    expect(getConfig().roles.operator).toEqual(['ops@example.com']);
+    expect(error).toHaveBeenCalledTimes(1);
+    expect(error.mock.calls[0]![0]).toMatch(/not valid JSON.*\n.*still using the version loaded before/s);
+
+    writeFileSync(path, withOperators([]));
+    expect(getConfig().roles.operator).toEqual([]);
   });
 });
 

@@ -109,7 +109,7 @@ export default async function RotatePage({ params }: { params: Params }) {
                 pending one. The backends keep the password they have.
               </p>
               <div className="mt-2">
-                <ConfirmActionForm action={rollbackRotationAction} environment={name} submitLabel="Roll back rotation" askPassword={form.askPassword} tone="neutral" />
+                <ConfirmActionForm action={rollbackRotationAction} environment={name} submitLabel="Roll back rotation" tone="neutral" />
               </div>
             </section>
           )}
