@@ -36,7 +36,7 @@ afterAll(async () => {
 });
 
 /** The lab's config with production's `reachVia` replaced (or removed: the console inside the VPC). */
-function useProductionConfig(reachVia: { host: string; port: number } | null): void {
+function configureProduction(reachVia: { host: string; port: number } | null): void {
   setConfigForTests({
     ...labConfig,
     environments: labConfig.environments.map((env) => {
@@ -80,7 +80,7 @@ async function redeployed(): Promise<void> {
 
 describe('the master password in Run Command history', () => {
   it('never appears in a command or its output after a status, a fresh status, a diagnosis, a rotation and a redeploy, though the lab Docker prints the environment', async () => {
-    useProductionConfig(labConfig.environments.find((e) => e.kind === 'aws')!.reachVia as { host: string; port: number });
+    configureProduction(labConfig.environments.find((e) => e.kind === 'aws')!.reachVia as { host: string; port: number });
     const before = await storedPasswords(world.lab);
 
     await getEnvironmentStatus(viewer, 'production');
@@ -118,7 +118,7 @@ describe('where the console sends the password', () => {
     const rogue = await startRogueListener({ mode: 'cleartext-password' });
     rogues.push(rogue);
     // The console inside the VPC: it connects where DescribeDBInstances says the database is.
-    useProductionConfig(null);
+    configureProduction(null);
     expect(check(await production(), 'db.login').status).toBe('pass');
 
     await setDbEndpoint(rogue.host);
@@ -162,7 +162,7 @@ describe('where the console sends the password', () => {
       const rogue = await startRogueListener({ mode: c.mode, labCa: { certPath: lab.tlsCaPath, keyPath: lab.tlsCaKeyPath } });
       rogues.push(rogue);
       // A tunnel that leads to the wrong server: the console still verifies by the name RDS reports.
-      useProductionConfig({ host: rogue.host, port: rogue.port });
+      configureProduction({ host: rogue.host, port: rogue.port });
       const login = check(await production(), 'db.login');
       expect(login, c.mode).toMatchObject({ status: 'fail', evidence: { errorCode: c.code } });
       expect(login.summary).toMatch(/did not prove it is .*no password was sent/);
