@@ -112,6 +112,15 @@ export const consoleConfigSchema = z
     cacheTtlSeconds: z.number().int().min(0).max(3600).default(15),
     /** Time budget of one check, in ms: a hanging dependency costs one panel this much, not the page. */
     checkTimeoutMs: z.number().int().min(100).max(60_000).default(5000),
+    /** What "Refresh now" and `?fresh=1` may cost AWS, whoever presses them and however often. */
+    freshReads: z
+      .strictObject({
+        /** A fresh read serves a status (and what it read) younger than this, per environment. */
+        minAgeSeconds: z.number().min(0).max(3600).default(5),
+        /** One fresh diagnosis per caller and environment this often; in between, the last one with its age. */
+        diagnosisEverySeconds: z.number().min(0).max(3600).default(10),
+      })
+      .default({ minAgeSeconds: 5, diagnosisEverySeconds: 10 }),
   })
   .superRefine((config, ctx) => {
     const seen = new Set<string>();

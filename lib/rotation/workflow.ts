@@ -12,6 +12,7 @@ import {
   writePasswordSlot,
 } from '@/lib/aws/parameters';
 import { describeDatabaseInstance, passwordChangePending, setMasterPassword } from '@/lib/aws/rds';
+import { invalidateAfterWrite, type WrittenRead } from '@/lib/aws/readers';
 import { loginTargetFor, loginToDatabase, type DatabaseTarget } from '@/lib/db/login';
 import { assertGrant, finishOperation, insertRedeploy, instanceTimings, runRollout, saveRotation, step, type OperationGrant, type RotationRecord } from '@/lib/operations';
 import { redact } from '@/lib/redact';
@@ -85,6 +86,15 @@ const ROLLBACK_IMPL: Record<RollbackStepName, StepImpl> = {
   'rollback-remove-pending': removePending,
 };
 
+/** What a step changes that the status shows: read afresh after it, so the operator sees it at once (the restart's rollout does its own). */
+const CHANGES: Partial<Record<RotationStepName | RollbackStepName, WrittenRead[]>> = {
+  'modify-db': ['db-instance'],
+  'wait-available': ['db-instance'],
+  promote: ['parameters'],
+  'rollback-modify-db': ['db-instance'],
+  'rollback-wait': ['db-instance'],
+};
+
 /** Runs the given steps in order, skipping those already done. Never throws. */
 export async function runSteps(ctx: RunContext, names: readonly (RotationStepName | RollbackStepName)[]): Promise<PhaseOutcome> {
   assertGrant(ctx.grant);
@@ -116,6 +126,9 @@ export async function runSteps(ctx: RunContext, names: readonly (RotationStepNam
       for (const rest of ctx.record.steps) if (rest.status === 'pending') rest.status = 'skipped';
       await saveRotation(ctx.record);
       return { ok: false, error: scrub(ctx, message) };
+    } finally {
+      const changed = CHANGES[name];
+      if (changed) invalidateAfterWrite(ctx.grant.env, changed);
     }
   }
   return { ok: true };

@@ -213,10 +213,19 @@ export async function closedPort(): Promise<number> {
 }
 
 /** dbPort null: no reachVia, so the TCP probe and login go to the RDS endpoint. */
-export function setTestConfig(opts: { dbPort: number | null; healthUrls: Record<string, string>; checkTimeoutMs?: number; cacheTtlSeconds?: number; local?: { envFile?: string; defaultDatabaseUrl?: string; backendUrl?: string } }) {
+export function setTestConfig(opts: {
+  dbPort: number | null;
+  healthUrls: Record<string, string>;
+  checkTimeoutMs?: number;
+  cacheTtlSeconds?: number;
+  /** None by default: these tests read afresh right after breaking an answer. */
+  freshReads?: { minAgeSeconds: number; diagnosisEverySeconds: number };
+  local?: { envFile?: string; defaultDatabaseUrl?: string; backendUrl?: string };
+}) {
   return setConfigForTests({
     mode: 'lab',
     cacheTtlSeconds: opts.cacheTtlSeconds ?? 15,
+    freshReads: opts.freshReads ?? { minAgeSeconds: 0, diagnosisEverySeconds: 0 },
     checkTimeoutMs: opts.checkTimeoutMs ?? 1500,
     environments: [
       {
