@@ -255,7 +255,7 @@ async function modifyDb(ctx: RunContext, resumed: boolean): Promise<string> {
     const reason = explain(err, 'ModifyDBInstance', ctx.secrets);
     if (!resumed && isDefiniteRefusal(err)) {
       await deletePendingSlot(ctx.grant.env).catch(() => {});
-      throw new StepFailed(`RDS refused the new password: ${reason}. The database is unchanged and the pending password was removed`, false);
+      throw new StepFailed(`RDS refused the new password (${reason}). The database is unchanged and the pending password was removed`, false);
     }
     return proveUnansweredChange(ctx, pending, reason);
   }
@@ -274,7 +274,7 @@ async function proveUnansweredChange(ctx: RunContext, pending: string, reason: s
   if (held.which === 'neither') throw neitherLogsIn(ctx, `after ModifyDBInstance failed (${reason})`, held.reason);
   await deletePendingSlot(ctx.grant.env).catch(() => {});
   throw new StepFailed(
-    `RDS did not take the new password: ${reason}. The current password still logs in, so the database is unchanged and the pending password was removed`,
+    `RDS did not take the new password (${reason}). The current password still logs in, so the database is unchanged and the pending password was removed`,
     false,
   );
 }
