@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startRedeploy } from '@/lib/deploy';
 import { getRotation, rollbackRotation, rotationWorkSettled, startRotation } from '@/lib/rotation';
 import { awsCli, eventually } from '../support/lab';
 import type { RotationView } from '@/lib/rotation/types';
@@ -131,6 +132,11 @@ describe('a console killed during a rotation', () => {
 
     const stranded = await getRotation(viewer, 'production');
     expect(stranded).toMatchObject({ state: 'running', canRollBack: true, lock: null });
+    // Waiting to resume, nobody holding the lock: a redeploy would restart the backends on a password RDS may no longer hold.
+    expect(await startRedeploy(operator, 'production', { confirmEnvironment: 'production' })).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(new RegExp(`rotation ${stranded!.id} .* is unfinished; .*on /environments/production/rotate`)),
+    });
     expect(await rollbackRotation(operator, 'production', { confirmEnvironment: 'production' })).toMatchObject({ ok: true });
     await rotationWorkSettled('production');
     const view = await waitForRotation('production', finished);
@@ -228,6 +234,13 @@ describe('ModifyDBInstance landed but its answer was lost', () => {
       expect(view.state).toBe('failed');
       expect(view.error).toMatch(/neither the pending nor the current password logs in after the console resumed .*Both are kept/);
       expect(view.canRollBack).toBe(true);
+      // Stopped before promotion, RDS holding the pending password: no redeploy, no second rotation, until it is rolled back.
+      for (const refused of [
+        await startRedeploy(operator, 'production', { confirmEnvironment: 'production' }),
+        await startRotation(operator, 'production', { confirmEnvironment: 'production' }),
+      ]) {
+        expect(refused).toMatchObject({ ok: false, error: expect.stringMatching(new RegExp(`rotation ${view.id} stopped before promotion.*on /environments/production/rotate`)) });
+      }
       expect(await requestCount(lab, 'rds', 'ModifyDBInstance')).toBe(0);
       expect(await storedPasswords(lab)).toEqual({ current: before.current, pending: expect.objectContaining({ value: pending }) });
     } finally {
