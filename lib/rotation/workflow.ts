@@ -88,11 +88,14 @@ const ROLLBACK_IMPL: Record<RollbackStepName, StepImpl> = {
 
 /** What a step changes that the status shows: read afresh after it, so the operator sees it at once (the restart's rollout does its own). */
 const CHANGES: Partial<Record<RotationStepName | RollbackStepName, WrittenRead[]>> = {
+  'store-pending': ['parameters'],
   'modify-db': ['db-instance'],
   'wait-available': ['db-instance'],
   promote: ['parameters'],
+  'remove-pending': ['parameters'],
   'rollback-modify-db': ['db-instance'],
   'rollback-wait': ['db-instance'],
+  'rollback-remove-pending': ['parameters'],
 };
 
 /** Runs the given steps in order, skipping those already done. Never throws. */
