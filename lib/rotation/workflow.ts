@@ -89,7 +89,7 @@ const ROLLBACK_IMPL: Record<RollbackStepName, StepImpl> = {
 /** What a step changes that the status shows: read afresh after it, so the operator sees it at once (the restart's rollout does its own). */
 const CHANGES: Partial<Record<RotationStepName | RollbackStepName, WrittenRead[]>> = {
   'store-pending': ['parameters'],
-  'modify-db': ['db-instance'],
+  'modify-db': ['db-instance', 'parameters'],
   'wait-available': ['db-instance'],
   promote: ['parameters'],
   'remove-pending': ['parameters'],
