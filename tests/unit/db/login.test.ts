@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { awsEnvironmentSchema } from '@/lib/config/schema';
-import { loginTargetFor } from '@/lib/db/login';
+import { loginTargetFor, loginToDatabase } from '@/lib/db/login';
+import { DB_ENDPOINT, PASSWORD, startFakePostgres, UNIT_CA_PATH } from '../checks/support';
 
 // The one rule for where the master password goes: the endpoint RDS reports, or the configured
 // tunnel to it, verified by RDS's name; never the SSM db-endpoint String.
@@ -43,5 +44,21 @@ describe('loginTargetFor', () => {
   it('accepts only "aws-rds" or an absolute path as the CA bundle', () => {
     expect(awsEnvironmentSchema.safeParse({ ...base, dbCaBundle: 'rds-ca.pem' }).success).toBe(false);
     expect(awsEnvironmentSchema.safeParse({ ...base, dbCaBundle: '/etc/ssl/rds.pem' }).success).toBe(true);
+  });
+});
+
+describe('loginToDatabase', () => {
+  it('trusts only the bundle it is given: RDS\'s own CAs refuse a certificate from another CA, before any password is sent', async () => {
+    const server = await startFakePostgres(PASSWORD);
+    try {
+      const target = { host: '127.0.0.1', port: server.port, user: 'linkbox', database: 'linkbox' };
+      const viaRdsBundle = await loginToDatabase({ ...target, transport: { kind: 'verified-tls', serverName: DB_ENDPOINT, caBundle: 'aws-rds' } }, PASSWORD);
+      expect(viaRdsBundle).toMatchObject({ ok: false, error: { code: 'tls-untrusted', stage: 'connect' } });
+      expect(server.passwordsSeen).toEqual([]);
+      const viaItsCa = await loginToDatabase({ ...target, transport: { kind: 'verified-tls', serverName: DB_ENDPOINT, caBundle: UNIT_CA_PATH } }, PASSWORD);
+      expect(viaItsCa.ok).toBe(true);
+    } finally {
+      await server.close();
+    }
   });
 });
