@@ -9,7 +9,7 @@ import { diagnoseEnvironment } from '../lib/runbooks/diagnosis';
 import type { Diagnosis } from '../lib/runbooks/types';
 import { awsCli, awsCliOk, type CliRun } from './support/aws-cli';
 import { pointConsoleAt, viewer } from './support/in-process';
-import { LATENCY_MS, startBenchLab, type BenchLab } from './support/lab';
+import { LATENCY_MS, NO_FRESH_LIMITS, startBenchLab, type BenchLab } from './support/lab';
 import { keyResult, median, ms, ratio, seconds, table, timed, title } from './support/report';
 import { runBenchmark } from './support/shutdown';
 
@@ -91,7 +91,7 @@ runBenchmark(async () => {
     `AWS latency ${LATENCY_MS} ms a call. Console: a fresh diagnosis of production (median of ${CONSOLE_RUNS}), after the fault has taken effect.`,
     "Manual: the seed's checklist for the backends' symptom, each command typed as soon as the last returned, stopping at the first output that names the cause.",
   ]);
-  const lab = await startBenchLab('diagnosis-time');
+  const lab = await startBenchLab('diagnosis-time', { consoleConfig: NO_FRESH_LIMITS });
   pointConsoleAt(lab);
   await lab.setLatency(LATENCY_MS);
   const saved: Saved = {

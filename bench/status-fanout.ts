@@ -11,7 +11,7 @@ import type { AwsEnvironmentConfig } from '../lib/config/schema';
 import { getEnvironmentStatus } from '../lib/status';
 import { awsCli, awsCliOk } from './support/aws-cli';
 import { pointConsoleAt, viewer } from './support/in-process';
-import { intFromEnv, LATENCY_MS, startBenchLab, sum, type BenchLab } from './support/lab';
+import { intFromEnv, LATENCY_MS, NO_FRESH_LIMITS, startBenchLab, sum, type BenchLab } from './support/lab';
 import { keyResult, median, ms, ratio, table, timed, title } from './support/report';
 import { runBenchmark } from './support/shutdown';
 
@@ -20,7 +20,7 @@ const SINGLE_CALL_RUNS = 5;
 
 runBenchmark(async () => {
   title('Status fan-out', [`AWS latency ${LATENCY_MS} ms a call (lab fault); ${RUNS} cold statuses of production, fresh: every cache bypassed.`]);
-  const lab = await startBenchLab('status-fanout');
+  const lab = await startBenchLab('status-fanout', { consoleConfig: NO_FRESH_LIMITS });
   pointConsoleAt(lab);
   const env = getEnvironment('production');
   if (env.kind !== 'aws') throw new Error('the lab config has no AWS environment "production"');

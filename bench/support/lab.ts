@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { startLab } from '../../infra/lab/index';
@@ -51,7 +51,11 @@ export function intFromEnv(name: string, fallback: number, min: number, max: num
   return value;
 }
 
-export async function startBenchLab(name: string, opts: { resetSeconds?: number } = {}): Promise<BenchLab> {
+/** For benchmarks that time a cold fresh status or diagnosis again and again: no minimum age, no per-caller limit. */
+export const NO_FRESH_LIMITS = { freshReads: { minAgeSeconds: 0, diagnosisEverySeconds: 0 } };
+
+/** `consoleConfig`: top-level fields laid over the console config the lab writes (the defaults otherwise). */
+export async function startBenchLab(name: string, opts: { resetSeconds?: number; consoleConfig?: Record<string, unknown> } = {}): Promise<BenchLab> {
   const dataDir = resolve('.lab', `bench-${name}-${randomBytes(3).toString('hex')}`);
   mkdirSync(dataDir, { recursive: true });
   const logFile = join(resolve('.lab'), `bench-${name}.log`);
@@ -75,6 +79,10 @@ export async function startBenchLab(name: string, opts: { resetSeconds?: number 
     await rm(dataDir, { recursive: true, force: true });
   });
   const lab = await starting;
+  if (opts.consoleConfig) {
+    const written = JSON.parse(readFileSync(lab.configPath, 'utf8')) as Record<string, unknown>;
+    writeFileSync(lab.configPath, JSON.stringify({ ...written, ...opts.consoleConfig }, null, 2));
+  }
 
   const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
     const res = await fetch(`${lab.awsEndpoint}${path}`, {

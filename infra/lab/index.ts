@@ -285,6 +285,8 @@ async function writeConsoleConfig(path: string, state: LabState): Promise<void> 
         dbPort: state.rds.port,
         health: { port: 80, path: '/health', urls: Object.fromEntries(state.instances.filter((i) => i.healthUrl).map((i) => [i.id, i.healthUrl])) },
         reachVia: state.db,
+        // So every login the console makes to the lab verifies the lab CA's certificate, as in AWS.
+        dbCaBundle: state.tlsCaPath,
       },
       { name: 'local', kind: 'local', envFile: state.local.envFile, backendUrl: state.local.backendUrl },
     ],

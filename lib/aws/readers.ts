@@ -1,5 +1,6 @@
 import 'server-only';
 import type { AwsEnvironmentConfig } from '@/lib/config/schema';
+import { processWide } from '@/lib/process-wide';
 import { cached, invalidateCache, primeCache, type CachedValue } from './cache';
 import { awsScope } from './clients';
 import { describeBackendInstances, describeLinkboxSecurityGroups, type BackendInstance, type LinkboxSecurityGroups } from './ec2';
@@ -97,7 +98,32 @@ export async function containerStates(env: AwsEnvironmentConfig, p: ReadPolicy, 
 
 /** After a restart: the started-at times and states cached for the environment are wrong now. */
 export function invalidateContainerStates(env: AwsEnvironmentConfig): void {
-  invalidateCache(containersKey(env));
+  invalidateAfterWrite(env, ['containers']);
+}
+
+/** Reads the console's own writes change. */
+export type WrittenRead = 'parameters' | 'db-instance' | 'containers';
+
+const writeGenerations = processWide('aws.readers.writeGenerations', () => new Map<string, number>());
+
+/**
+ * After the console itself changed an environment (a rotation step, a restart), so the operator sees
+ * their own action at once: the reads it changed are dropped, and the environment's write generation
+ * moves on, so nothing computed from the old reads (a cached status) is served again.
+ */
+export function invalidateAfterWrite(env: AwsEnvironmentConfig, what: readonly WrittenRead[]): void {
+  const keys: Record<WrittenRead, string> = {
+    parameters: key(env, 'parameters', env.parameterPrefix),
+    'db-instance': key(env, 'db-instance', env.rdsInstanceId),
+    containers: containersKey(env),
+  };
+  for (const w of what) invalidateCache(keys[w]);
+  writeGenerations.set(env.name, writeGeneration(env.name) + 1);
+}
+
+/** How many times the console changed the environment; part of the key of whatever is computed from its reads. */
+export function writeGeneration(environment: string): number {
+  return writeGenerations.get(environment) ?? 0;
 }
 
 function containersKey(env: AwsEnvironmentConfig): string {

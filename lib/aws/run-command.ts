@@ -144,9 +144,18 @@ export interface TcpProbeRequest {
   waitSeconds: number;
 }
 
+/**
+ * The state fields the checks read, as one JSON object. A bare `docker inspect` would print
+ * Config.Env, and with it the DATABASE_URL start_application.sh passes with `-e`: the password, kept
+ * in Run Command's history for 30 days. So the template names each field, and never `.Config` whole.
+ */
+export const CONTAINER_STATE_FORMAT =
+  '{"status":{{json .State.Status}},"restarts":{{.RestartCount}},"startedAt":{{json .State.StartedAt}},"finishedAt":{{json .State.FinishedAt}},' +
+  '"exitCode":{{.State.ExitCode}},"image":{{json .Config.Image}},"error":{{json .State.Error}}}';
+
 function containerLines(): string[] {
-  // Run Command runs as root, so no sudo.
-  return [`echo '${SECTION}inspect'`, `docker inspect ${CONTAINER_NAME} 2>&1 || echo '${SECTION}failed'`];
+  // Run Command runs as root, so no sudo. The format holds no single quote, so it stays one word.
+  return [`echo '${SECTION}inspect'`, `docker inspect --format '${CONTAINER_STATE_FORMAT}' ${CONTAINER_NAME} 2>&1 || echo '${SECTION}failed'`];
 }
 
 function tcpProbeLines(probe: TcpProbeRequest): string[] {
@@ -259,7 +268,7 @@ function splitSections(answer: ShellAnswer): Map<string, Section> {
 
 const MISSING: ContainerInspection = { status: 'missing', startedAt: null, finishedAt: null, restartCount: null, exitCode: null, image: null, error: null };
 
-/** Reads `docker inspect` output; "No such object" is a verdict (no container), other failures are not. */
+/** Reads the state object CONTAINER_STATE_FORMAT prints; "No such object" is a verdict (no container), other failures are not. */
 export function parseInspect(section: Section | undefined, answer: ShellAnswer): ContainerReport {
   if (!section) return { ok: false, reason: `the container state command ended ${answer.status}${answer.stderr ? `: ${shorten(redact(answer.stderr), 200)}` : ''}` };
   if (/no such (object|container)/i.test(section.text)) return { ok: true, container: MISSING };
@@ -268,24 +277,22 @@ export function parseInspect(section: Section | undefined, answer: ShellAnswer):
   try {
     parsed = JSON.parse(section.text);
   } catch {
-    return { ok: false, reason: 'docker inspect printed something that is not JSON' };
+    return { ok: false, reason: 'docker inspect printed something that is not the state object it was asked for' };
   }
-  const item = (Array.isArray(parsed) ? parsed[0] : parsed) as Record<string, unknown> | undefined;
-  if (!item || typeof item !== 'object') return { ok: true, container: MISSING };
-  const state = (item.State ?? {}) as Record<string, unknown>;
-  const config = (item.Config ?? {}) as Record<string, unknown>;
-  const status = stringOr(state.Status);
-  if (!status) return { ok: false, reason: 'docker inspect output has no State.Status' };
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return { ok: false, reason: 'docker inspect printed something that is not the state object it was asked for' };
+  const state = parsed as Record<string, unknown>;
+  const status = stringOr(state.status);
+  if (!status) return { ok: false, reason: 'docker inspect reported no container status' };
   return {
     ok: true,
     container: {
       status,
-      startedAt: dockerTime(state.StartedAt),
-      finishedAt: dockerTime(state.FinishedAt),
-      restartCount: numberOr(item.RestartCount),
-      exitCode: numberOr(state.ExitCode),
-      image: stringOr(config.Image),
-      error: stringOr(state.Error),
+      startedAt: dockerTime(state.startedAt),
+      finishedAt: dockerTime(state.finishedAt),
+      restartCount: numberOr(state.restarts),
+      exitCode: numberOr(state.exitCode),
+      image: stringOr(state.image),
+      error: stringOr(state.error),
     },
   };
 }

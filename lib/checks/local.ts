@@ -107,7 +107,7 @@ export const localDatabaseUrlCheck: CheckDefinition<LocalCheckContext> = {
         fix: { summary: 'Start the local database and look at its logs.', commands: ['cd backend && docker-compose up -d db', 'cd backend && docker-compose ps', 'cd backend && docker-compose logs db'] },
       };
     }
-    const login = await loginToDatabase({ host: parsed.host, port: parsed.port, database: parsed.database, user: parsed.user }, parsed.password, { timeoutMs });
+    const login = await loginToDatabase({ host: parsed.host, port: parsed.port, database: parsed.database, user: parsed.user, transport: { kind: 'libpq-default' } }, parsed.password, { timeoutMs });
     Object.assign(evidence, loginEvidence(login));
     if (login.ok) {
       return { status: 'pass', summary: `DATABASE_URL (${source.startsWith('default') ? 'default' : '.env'}) logs in; ${shortVersion(login.serverVersion)} answered in ${login.latencyMs} ms`, evidence };

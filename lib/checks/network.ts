@@ -22,10 +22,10 @@ export const tcpCheck: CheckDefinition<AwsCheckContext> = {
       ({ host, port } = env.reachVia);
       via = 'reachVia (the tunnel to the VPC)';
     } else {
+      // Where db.login will go: the endpoint RDS reports, never the SSM String (rds.endpoint-match compares them).
       const db = await ctx.dbInstance();
-      const address = db?.endpointAddress ?? (await ctx.parameters()).parameters['db-endpoint']?.value;
-      if (!address) return { status: 'error', summary: 'Could not check: neither RDS nor SSM gives an endpoint to connect to', evidence: {} };
-      host = address;
+      if (!db?.endpointAddress) return { status: 'error', summary: `Could not check: RDS reports no endpoint for ${env.rdsInstanceId}`, evidence: {} };
+      host = db.endpointAddress;
       port = db?.endpointPort ?? env.dbPort;
       via = 'the RDS endpoint';
     }

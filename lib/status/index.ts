@@ -1,5 +1,6 @@
 import 'server-only';
 import { cached, peekCache } from '@/lib/aws/cache';
+import { writeGeneration } from '@/lib/aws/readers';
 import { ALL_CHECKS } from '@/lib/checks/registry';
 import { createAwsContext, createLocalContext, type CheckContext, type RunSettings } from '@/lib/checks/context';
 import { checkDependencies, overallOf, rootCauseOf, runChecks } from '@/lib/checks/run';
@@ -15,7 +16,11 @@ import { assertRole, type Caller } from '@/lib/roles';
 // diagnosis runs its steps on the same readers (openStatusRun).
 
 export interface StatusOptions {
-  /** Bypass the cache (a refresh button, `?fresh=1`); still joins a status already being computed. */
+  /**
+   * Bypass the cache (a refresh button, `?fresh=1`), except for a status younger than the config's
+   * `freshReads.minAgeSeconds`: however many press it, an environment costs AWS at most one fresh
+   * load per minimum age. Still joins a status already being computed.
+   */
   fresh?: boolean;
 }
 
@@ -58,8 +63,9 @@ const computing = processWide('status.computing', () => new Map<string, StatusRu
 
 function statusRun(env: EnvironmentConfig, opts: StatusOptions & { probeBackendTcp?: boolean }): StatusRun {
   const config = getConfig();
-  // The key carries the environment's settings so an edited config never serves the old one's status.
-  const key = `status:${env.name}:${JSON.stringify(env)}:${config.checkTimeoutMs}`;
+  // The key carries the environment's settings so an edited config never serves the old one's status,
+  // and the console's own writes to it (a rotation step, a restart), so they show at once.
+  const key = `status:${env.name}:${writeGeneration(env.name)}:${JSON.stringify(env)}:${config.checkTimeoutMs}`;
   const settings: RunSettings = {
     budgetMs: config.checkTimeoutMs,
     ttlMs: config.cacheTtlSeconds * 1000,
@@ -68,8 +74,10 @@ function statusRun(env: EnvironmentConfig, opts: StatusOptions & { probeBackendT
   };
   const inFlight = computing.get(key);
   if (inFlight) return inFlight;
-  const done = opts.fresh ? undefined : peekCache<EnvironmentStatus>(key);
-  if (done) return settledRun(env, contextFor(env, { ...settings, fresh: false }), done.value);
+  const done = peekCache<EnvironmentStatus>(key);
+  if (done && (!opts.fresh || Date.now() - done.fetchedAt < config.freshReads.minAgeSeconds * 1000)) {
+    return settledRun(env, contextFor(env, { ...settings, fresh: false }), done.value);
+  }
 
   const ctx = contextFor(env, settings);
   const checks = runChecks(ALL_CHECKS, ctx, { dependencies: checkDependencies });

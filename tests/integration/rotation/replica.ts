@@ -3,16 +3,19 @@
 // (LINKBOX_CONFIG, AUDIT_SQLITE_PATH or AUDIT_DATABASE_URL), and talks JSON lines on stdout.
 //   start:  waits for "go" on stdin, then starts a rotation of ENVIRONMENT as an operator
 //   resume: what instrumentation.ts does at start-up
+// ROTATION_LOGIN_TIMEOUT_MS shortens how long a login may keep failing (a test that keeps it failing).
 // Either way it stays until its rotation work is done, then exits 0.
 import { createInterface } from 'node:readline';
 import { getStore } from '@/lib/store';
 import { resumeUnfinishedRotations, rotationWorkSettled, startRotation } from '@/lib/rotation';
+import { setRotationTimingsForTests } from '@/lib/rotation/workflow';
 
 const mode = process.argv[2];
 const environment = process.env.ENVIRONMENT ?? 'production';
 const say = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(event)}\n`);
 
 async function main(): Promise<void> {
+  if (process.env.ROTATION_LOGIN_TIMEOUT_MS) setRotationTimingsForTests({ loginTimeoutMs: Number(process.env.ROTATION_LOGIN_TIMEOUT_MS) });
   await getStore();
   if (mode === 'start') {
     say({ event: 'ready', pid: process.pid });

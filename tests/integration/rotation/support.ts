@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
 import { GetParametersCommand, SSMClient } from '@aws-sdk/client-ssm';
 import pg from 'pg';
 import type { Caller } from '@/lib/roles';
@@ -58,21 +59,27 @@ export async function storedPasswords(lab: TestLab): Promise<SsmPasswords> {
 }
 
 export async function logsIn(lab: TestLab, password: string): Promise<boolean> {
+  return (await loginOutcome(lab, password)) === 'ok';
+}
+
+/** `ok`, `refused` (the server answered: wrong password), or what kept the server from answering. */
+async function loginOutcome(lab: TestLab, password: string, timeoutMs = 5000): Promise<string> {
   const client = new pg.Client({
     host: lab.db.host,
     port: lab.db.port,
     user: lab.rds.masterUsername,
     database: lab.rds.dbName,
     password,
-    connectionTimeoutMillis: 5000,
+    connectionTimeoutMillis: timeoutMs,
   });
   client.on('error', () => {});
   try {
     await client.connect();
     await client.query('SELECT 1');
-    return true;
-  } catch {
-    return false;
+    return 'ok';
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    return e.code === '28P01' ? 'refused' : `no answer (${e.code ?? e.message})`;
   } finally {
     await client.end().catch(() => {});
   }
@@ -183,20 +190,35 @@ export function spawnReplica(world: RotationLab, mode: 'start' | 'resume', env: 
 /**
  * Checks, again and again until stopped, that a password stored in SSM (current or pending) logs in:
  * the promise a rotation makes at every moment, crash or not.
+ *
+ * RDS changes the password at one instant (ALTER ROLE), so two logins one after the other can
+ * straddle the change: during a rollback, the current password is refused just before RDS takes it
+ * back and the pending one just after. That, not a window, made "neither logs in" flaky under load.
+ * So the first candidate is tried again after the others (with one change in between, one of the
+ * three logins is made on the side of it where its password holds), and a login the server did not
+ * answer is asked again with more time: only a refusal is evidence.
  */
 export function watchStoredPasswordsLogIn(lab: TestLab): { stop(): Promise<{ checks: number; failures: string[] }> } {
   let running = true;
   let checks = 0;
   const failures: string[] = [];
+  const answered = async (password: string): Promise<string> => {
+    let outcome = await loginOutcome(lab, password);
+    for (let retry = 0; retry < 2 && outcome.startsWith('no answer'); retry++) outcome = await loginOutcome(lab, password, 15_000);
+    return outcome;
+  };
   const loop = (async () => {
     while (running) {
       try {
         const { current, pending } = await storedPasswords(lab);
         const candidates = [current, pending].filter((p): p is NonNullable<typeof p> => p !== null);
-        let ok = false;
-        for (const c of candidates) if (await logsIn(lab, c.value)) ok = true;
+        const seen: string[] = [];
+        for (const c of [...candidates, ...candidates.slice(0, 1)]) {
+          seen.push(await answered(c.value));
+          if (seen.at(-1) === 'ok') break;
+        }
         checks++;
-        if (!ok) failures.push(`${new Date().toISOString()}: neither db-password v${current?.version} nor pending v${pending?.version ?? '-'} logs in`);
+        if (seen.at(-1) !== 'ok') failures.push(`${new Date().toISOString()}: neither db-password v${current?.version} nor pending v${pending?.version ?? '-'} logs in (${seen.join(', ')})`);
       } catch (err) {
         failures.push(`${new Date().toISOString()}: could not check (${(err as Error).message})`);
       }
@@ -210,6 +232,26 @@ export function watchStoredPasswordsLogIn(lab: TestLab): { stop(): Promise<{ che
       return { checks, failures };
     },
   };
+}
+
+/** RDS's own view of the instance, asked with the SDK (quicker to poll than the CLI). */
+export async function rdsInstanceState(lab: TestLab): Promise<{ status: string; passwordPending: boolean }> {
+  const rds = new RDSClient({ region: lab.region, endpoint: lab.awsEndpoint, credentials: { accessKeyId: 'TESTREADER', secretAccessKey: 'testing' } });
+  try {
+    const db = (await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: lab.rds.instanceId }))).DBInstances![0]!;
+    return { status: db.DBInstanceStatus ?? '', passwordPending: db.PendingModifiedValues?.MasterUserPassword !== undefined };
+  } finally {
+    rds.destroy();
+  }
+}
+
+/** A copy of the lab's console config with production changed, for a replica started with it. */
+export function writeConsoleConfigVariant(world: RotationLab, name: string, change: (production: Record<string, unknown>) => Record<string, unknown>): string {
+  const config = JSON.parse(readFileSync(world.configPath, 'utf8')) as { environments: Array<Record<string, unknown>> };
+  config.environments = config.environments.map((e) => (e.name === 'production' ? change(e) : e));
+  const path = join(world.configPath, '..', `console.config.${name}.json`);
+  writeFileSync(path, JSON.stringify(config));
+  return path;
 }
 
 export async function addFault(lab: TestLab, rule: Record<string, unknown>): Promise<string> {

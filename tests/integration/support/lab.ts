@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import pg from 'pg';
 import { afterAll } from 'vitest';
@@ -26,7 +26,15 @@ afterAll(async () => {
   }
 });
 
-export async function startTestLab(overrides: Partial<LabOptions> = {}): Promise<TestLab> {
+/**
+ * Integration tests cause a fault and read afresh at once, so the console config the lab wrote is
+ * given no minimum age for fresh reads and no per-caller limit on fresh diagnoses, unless a test
+ * passes its own `consoleConfig` (top-level fields merged into the written config).
+ */
+const TEST_CONSOLE_CONFIG = { freshReads: { minAgeSeconds: 0, diagnosisEverySeconds: 0 } };
+
+export async function startTestLab(overrides: Partial<LabOptions> & { consoleConfig?: Record<string, unknown> } = {}): Promise<TestLab> {
+  const { consoleConfig = TEST_CONSOLE_CONFIG, ...labOverrides } = overrides;
   const dataDir = resolve('.lab', `test-${randomBytes(4).toString('hex')}`);
   const logLines: string[] = [];
   const verbose = !!process.env.LAB_LOG;
@@ -42,9 +50,11 @@ export async function startTestLab(overrides: Partial<LabOptions> = {}): Promise
       logLines.push(line);
       if (verbose) console.log(`[lab] ${line}`);
     },
-    ...overrides,
+    ...labOverrides,
   });
   started.lab = lab;
+  const written = JSON.parse(await readFile(lab.configPath, 'utf8')) as Record<string, unknown>;
+  await writeFile(lab.configPath, `${JSON.stringify({ ...written, ...consoleConfig }, null, 2)}\n`);
   return Object.assign(lab, { logLines });
 }
 

@@ -142,10 +142,13 @@ describe('could not check is error, never a verdict', () => {
     expect(s.overall).toBe('degraded');
   });
 
-  it('throttled DescribeDBInstances makes the RDS checks error; the TCP probe still runs', async () => {
+  it('throttled DescribeDBInstances makes the RDS checks error; the TCP probe still runs, and no login goes anywhere without RDS naming the host', async () => {
     rds.on(DescribeDBInstancesCommand).rejects(awsError('Throttling', 'Rate exceeded'));
+    const loginsBefore = pg.passwordsSeen.length;
     const s = await status();
-    expect(statuses(s)).toMatchObject({ 'rds.status': 'error', 'rds.endpoint-match': 'error', 'rds.username-match': 'error', 'rds.private': 'error', 'net.tcp': 'pass', 'db.login': 'pass' });
+    expect(statuses(s)).toMatchObject({ 'rds.status': 'error', 'rds.endpoint-match': 'error', 'rds.username-match': 'error', 'rds.private': 'error', 'net.tcp': 'pass', 'db.login': 'error' });
+    expect(check(s, 'db.login').summary).toMatch(/^Could not check: .*Rate exceeded/);
+    expect(pg.passwordsSeen.length).toBe(loginsBefore);
     expect(check(s, 'rds.status').evidence.reason).toBe('throttled');
     expect(check(s, 'net.tcp').evidence.unverifiedDependencies).toBe('rds.status');
     expect(s.rootCause).toBeNull();

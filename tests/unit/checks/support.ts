@@ -1,5 +1,9 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TLSSocket } from 'node:tls';
 import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
 import { DescribeInstancesCommand, DescribeSecurityGroupsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import {
@@ -14,6 +18,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { invalidateCache } from '@/lib/aws/cache';
 import type { Caller } from '@/lib/roles';
 import { setConfigForTests } from '@/lib/config/load';
+import { createCertificateAuthority, issueServerCertificate } from '@/infra/lab/tls';
 
 // A healthy LinkBox as AWS would describe it, answered by aws-sdk-client-mock, plus small real
 // servers on 127.0.0.1 (a PostgreSQL that speaks just enough protocol, backends' /health) so the
@@ -26,6 +31,22 @@ export const DB_ENDPOINT = 'linkbox-db.abc123.us-east-1.rds.amazonaws.com';
 export const ssm = mockClient(SSMClient);
 export const rds = mockClient(RDSClient);
 export const ec2 = mockClient(EC2Client);
+
+/** The CA the fake PostgreSQL's certificate (for DB_ENDPOINT) chains to; setTestConfig names it as dbCaBundle. */
+const TLS_DIR = mkdtempSync(join(tmpdir(), 'linkbox-unit-tls-'));
+export const UNIT_CA_PATH = join(TLS_DIR, 'unit-ca.pem');
+process.once('exit', () => rmSync(TLS_DIR, { recursive: true, force: true }));
+let serverTls: Promise<{ key: string; cert: string }> | undefined;
+
+/** Made once per test file, with the lab's own certificate code (the openssl command line). */
+function fakeServerTls(): Promise<{ key: string; cert: string }> {
+  serverTls ??= (async () => {
+    const ca = await createCertificateAuthority(TLS_DIR, 'unit-ca', 'LinkBox unit test CA');
+    const files = await issueServerCertificate(ca, TLS_DIR, 'fake-rds', [DB_ENDPOINT]);
+    return { key: readFileSync(files.keyPath, 'utf8'), cert: readFileSync(files.certPath, 'utf8') };
+  })();
+  return serverTls;
+}
 
 export const PASSWORD_CHANGED = new Date(Date.now() - 10 * 86_400_000);
 export const CONTAINER_STARTED = new Date(Date.now() - 5 * 86_400_000);
@@ -106,26 +127,33 @@ export function inspectOutput(text: string, failed = false): string {
   return `@@linkbox-ops-console:inspect\n${text}\n${failed ? '@@linkbox-ops-console:failed\n' : ''}`;
 }
 
-/** `docker inspect linkbox-backend` as the console's command prints it. */
-export function dockerInspect(status: string, startedAt: Date | null, extra: Record<string, unknown> = {}): string {
-  return inspectOutput(JSON.stringify([
-    {
-      Name: '/linkbox-backend',
-      RestartCount: 0,
-      State: { Status: status, Running: status === 'running', StartedAt: startedAt ? startedAt.toISOString() : '0001-01-01T00:00:00Z', FinishedAt: '0001-01-01T00:00:00Z', ExitCode: 0, Error: '', ...extra },
-      Config: { Image: 'linkbox-backend:latest' },
-    },
-  ]));
+/** The container state command's answer (CONTAINER_STATE_FORMAT in lib/aws/run-command.ts). */
+export function dockerInspect(status: string, startedAt: Date | null, extra: { RestartCount?: number; ExitCode?: number; Error?: string } = {}): string {
+  return inspectOutput(
+    JSON.stringify({
+      status,
+      restarts: extra.RestartCount ?? 0,
+      startedAt: startedAt ? startedAt.toISOString() : '0001-01-01T00:00:00Z',
+      finishedAt: '0001-01-01T00:00:00Z',
+      exitCode: extra.ExitCode ?? 0,
+      image: 'linkbox-backend:latest',
+      error: extra.Error ?? '',
+    }),
+  );
 }
 
 export function awsError(name: string, message = name) {
   return Object.assign(new Error(message), { name, $fault: 'client', $metadata: { httpStatusCode: 400 } });
 }
 
-/** A PostgreSQL that offers no TLS, asks for a cleartext password and answers `SELECT version()`. */
+/**
+ * A PostgreSQL that offers TLS with a certificate for DB_ENDPOINT from the unit CA (as RDS does),
+ * asks for a cleartext password and answers `SELECT version()`.
+ */
 export async function startFakePostgres(password: string): Promise<{ port: number; close: () => Promise<void>; passwordsSeen: string[] }> {
   const passwordsSeen: string[] = [];
-  const server = createServer((socket) => servePostgres(socket, password, passwordsSeen));
+  const tls = await fakeServerTls();
+  const server = createServer((socket) => servePostgres(socket, password, passwordsSeen, tls));
   const port = await listen(server);
   return { port, passwordsSeen, close: () => closeServer(server) };
 }
@@ -147,14 +175,14 @@ export async function startSilentServer(): Promise<{ port: number; close: () => 
   };
 }
 
-/** Answers the TCP probe's SSLRequest ("N": no TLS), then never answers a login: an overloaded server. */
+/** Answers the TCP probe's SSLRequest ("S": TLS offered), then never says another word: an overloaded server. */
 export async function startStallingPostgres(): Promise<{ port: number; close: () => Promise<void> }> {
   const sockets = new Set<Socket>();
   const server = createServer((s) => {
     sockets.add(s);
     s.on('error', () => {});
     s.once('data', (chunk: Buffer) => {
-      if (chunk.length >= 8 && chunk.readInt32BE(4) === 80877103) s.write('N');
+      if (chunk.length >= 8 && chunk.readInt32BE(4) === 80877103) s.write('S');
     });
   });
   const port = await listen(server);
@@ -185,10 +213,19 @@ export async function closedPort(): Promise<number> {
 }
 
 /** dbPort null: no reachVia, so the TCP probe and login go to the RDS endpoint. */
-export function setTestConfig(opts: { dbPort: number | null; healthUrls: Record<string, string>; checkTimeoutMs?: number; cacheTtlSeconds?: number; local?: { envFile?: string; defaultDatabaseUrl?: string; backendUrl?: string } }) {
+export function setTestConfig(opts: {
+  dbPort: number | null;
+  healthUrls: Record<string, string>;
+  checkTimeoutMs?: number;
+  cacheTtlSeconds?: number;
+  /** None by default: these tests read afresh right after breaking an answer. */
+  freshReads?: { minAgeSeconds: number; diagnosisEverySeconds: number };
+  local?: { envFile?: string; defaultDatabaseUrl?: string; backendUrl?: string };
+}) {
   return setConfigForTests({
     mode: 'lab',
     cacheTtlSeconds: opts.cacheTtlSeconds ?? 15,
+    freshReads: opts.freshReads ?? { minAgeSeconds: 0, diagnosisEverySeconds: 0 },
     checkTimeoutMs: opts.checkTimeoutMs ?? 1500,
     environments: [
       {
@@ -205,6 +242,7 @@ export function setTestConfig(opts: { dbPort: number | null; healthUrls: Record<
         dbPort: 5432,
         health: { port: 80, path: '/health', urls: opts.healthUrls },
         ...(opts.dbPort === null ? {} : { reachVia: { host: '127.0.0.1', port: opts.dbPort } }),
+        dbCaBundle: UNIT_CA_PATH,
       },
       { name: 'local', kind: 'local', ...(opts.local ?? {}) },
     ],
@@ -222,7 +260,7 @@ function closeServer(server: Server | HttpServer): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-function servePostgres(socket: Socket, password: string, seen: string[]) {
+function servePostgres(socket: Socket, password: string, seen: string[], tls?: { key: string; cert: string }) {
   let buf = Buffer.alloc(0);
   let stage: 'startup' | 'password' | 'ready' = 'startup';
   socket.on('error', () => {});
@@ -257,8 +295,15 @@ function servePostgres(socket: Socket, password: string, seen: string[]) {
         const code = buf.readInt32BE(4);
         buf = buf.subarray(len);
         if (code === 80877103) {
-          socket.write('N');
-          continue;
+          if (!tls) {
+            socket.write('N');
+            continue;
+          }
+          socket.removeAllListeners('data');
+          socket.write('S');
+          const secure = new TLSSocket(socket, { isServer: true, ...tls });
+          servePostgres(secure, password, seen);
+          return;
         }
         stage = 'password';
         send('R', int32(3));

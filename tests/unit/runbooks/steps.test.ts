@@ -315,7 +315,7 @@ describe('backend.restart-count (docker inspect, shared with containers.running)
     }
   }
   const container = (status: string, restarts: number, exitCode = 0) =>
-    JSON.stringify([{ RestartCount: restarts, State: { Status: status, StartedAt: '2026-11-27T10:00:00Z', ExitCode: exitCode, Error: '' }, Config: { Image: 'linkbox:1' } }]);
+    JSON.stringify({ status, restarts, startedAt: '2026-11-27T10:00:00Z', finishedAt: '0001-01-01T00:00:00Z', exitCode, image: 'linkbox:1', error: '' });
 
   it('warns on a running container that keeps restarting', async () => {
     instances({ id: I1 });

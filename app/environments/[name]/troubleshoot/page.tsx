@@ -1,11 +1,13 @@
 import type { Metadata } from 'next';
 import Link from 'next/link';
 import { Suspense } from 'react';
+import { CheckedAt } from '@/components/status/checked-at';
 import { DiagnosisPanel } from '@/components/troubleshoot/diagnosis-panel';
 import { PrintButton } from '@/components/troubleshoot/print-button';
 import { RunbookList } from '@/components/troubleshoot/runbook-list';
 import { TriageForm } from '@/components/troubleshoot/triage-form';
 import type { Caller } from '@/lib/roles';
+import { getConfig } from '@/lib/config/load';
 import type { EnvironmentConfig } from '@/lib/config/schema';
 import { environmentOrNotFound, environmentTitle, pageSession } from '@/lib/pages';
 import { runbooksFor } from '@/lib/runbooks';
@@ -27,6 +29,12 @@ async function DiagnosisSection({ caller, env, base, fresh }: { caller: Caller; 
   const runbooks = runbooksFor(env.kind);
   return (
     <div className="space-y-3">
+      {diagnosis.freshLimited && (
+        <p role="status" className="rounded-md border border-amber-200 bg-amber-50 p-2 text-sm text-amber-900">
+          <CheckedAt iso={diagnosis.checkedAt} staleAfterSeconds={3600} />: this is the latest diagnosis. A fresh one is possible once every{' '}
+          {getConfig().freshReads.diagnosisEverySeconds} s; again in {diagnosis.freshLimited.retryInSeconds} s.
+        </p>
+      )}
       <DiagnosisPanel diagnosis={diagnosis} runbooks={runbooks} base={base} />
       <section aria-labelledby="runbooks-heading">
         <h2 id="runbooks-heading" className="mb-1 text-sm font-bold uppercase tracking-wide text-slate-700">

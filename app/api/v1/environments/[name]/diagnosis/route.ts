@@ -19,6 +19,7 @@ function diagnosisDto(d: Diagnosis) {
     verdict: d.verdict,
     couldNotCheck: d.couldNotCheck,
     checkedAt: d.checkedAt,
+    ...(d.freshLimited ? { freshLimited: d.freshLimited } : {}),
     steps: d.steps.map((s) => ({
       id: s.id,
       check: s.check,
