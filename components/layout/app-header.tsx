@@ -26,6 +26,11 @@ export function AppHeader({ caller }: { caller: Caller | null }) {
             <Link href="/audit" className="text-slate-300 hover:text-white">
               Audit log
             </Link>
+            {caller.role === 'admin' && (
+              <Link href="/admin/notifications" className="text-slate-300 hover:text-white">
+                Notifications
+              </Link>
+            )}
           </nav>
         )}
         {caller && (
