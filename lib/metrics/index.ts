@@ -1,5 +1,5 @@
 import 'server-only';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { onAwsCall } from '@/lib/aws/clients';
 import type { CheckStatus, EnvironmentStatus, OverallStatus } from '@/lib/checks/types';
 import { getConfig } from '@/lib/config/load';
@@ -28,8 +28,8 @@ interface ProcessMetrics {
 }
 
 const own = processWide('metrics', (): ProcessMetrics => {
+  // No prom-client default (process) metrics: their names break promtool's lint, and a node exporter or the platform says the same.
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'linkbox_console_' });
   const awsCalls = new Counter({
     name: 'linkbox_aws_calls_total',
     help: 'AWS API call attempts made by this console process, by service, action and outcome (success, throttled, denied, kms-denied, timeout, not-found, network, unknown); SDK retries count each.',

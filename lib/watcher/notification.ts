@@ -129,7 +129,7 @@ export function slackPayload(n: Notification): Record<string, unknown> {
     blocks.push({ type: 'actions', elements: [{ type: 'button', text: { type: 'plain_text', text: 'Open in the console' }, url: n.consoleUrl }] });
   }
   blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `${n.kind} · ${n.at} · id ${n.id}` }] });
-  return { text: `${HEADLINE[n.kind]}: ${n.message}`, blocks };
+  return { text: `${HEADLINE[n.kind]}: ${escapeMrkdwn(n.message)}`, blocks };
 }
 
 /** Slack's three control characters, so a summary never turns into a link or a mention. */
