@@ -70,11 +70,12 @@ export async function postNotification(target: WebhookTarget, notification: Noti
 }
 
 function fetchFailure(err: unknown, url: string): string {
-  const e = err as { name?: string; message?: string; cause?: { code?: string } };
+  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
   if (e.name === 'TimeoutError' || e.name === 'AbortError') return `no answer within ${DELIVERY_TIMEOUT_MS / 1000} s`;
-  if (e.cause?.code) return `could not connect (${e.cause.code})`;
-  // Whatever else the error says goes through the redactor with the URL itself as a secret.
-  return redact(e.message ?? String(err), [url]).slice(0, 200);
+  // fetch says only "fetch failed"; its cause says why ("ECONNREFUSED", "bad port", a TLS error...),
+  // through the redactor with the URL itself as a secret.
+  const why = e.cause?.code ?? e.cause?.message ?? e.message ?? String(err);
+  return `could not send (${redact(why, [url]).slice(0, 200)})`;
 }
 
 function describe(n: Notification, target: string, format?: WebhookTarget['format']): string {
