@@ -56,6 +56,8 @@ export default defineConfig({
       LAB_OPERATOR_PASSWORD: process.env.LAB_OPERATOR_PASSWORD,
       LAB_ADMIN_PASSWORD: process.env.LAB_ADMIN_PASSWORD,
       OPS_API_TOKENS: process.env.OPS_API_TOKENS,
+      // The watcher looks every 5 s, so a spec sees its fault in the history without waiting a minute.
+      WATCH_INTERVAL_SECONDS: '5',
     },
   },
 });
