@@ -16,8 +16,8 @@ import { publicUrlOf, webhookTargets } from './targets';
 
 // The watcher: every interval, the replica that holds the lease (lease.ts) looks at every
 // environment through the status engine, exactly as a page does (getEnvironmentStatus: cached,
-// single-flight), so a viewer's page and the watcher never double the AWS calls; only a status
-// older than one interval is asked for afresh. Each look is recorded (observe.ts), announcements
+// single-flight), so a viewer's page and the watcher never double the AWS calls; only a status its
+// previous look already saw is asked for afresh. Each look is recorded (observe.ts), announcements
 // and their retries leave through the outbox (outbox.ts), and scheduled rotations start here
 // (scheduled-rotation.ts). Started by instrumentation.ts in the Node.js server, never by a build.
 
@@ -36,6 +36,8 @@ interface Running {
   deliveryTimer?: NodeJS.Timeout;
   look?: Promise<void>;
   prunedAt: number;
+  /** Per environment, when the last look at it began. */
+  lookedAt: Map<string, number>;
   /** Per environment, the checkedAt of the last status whose durations were counted. */
   counted: Map<string, string>;
 }
@@ -56,7 +58,7 @@ export function startWatcher(): void {
     console.log('watcher: off (WATCH_INTERVAL_SECONDS=0)');
     return;
   }
-  const w: Running = { stopped: false, leading: false, prunedAt: 0, counted: new Map() };
+  const w: Running = { stopped: false, leading: false, prunedAt: 0, lookedAt: new Map(), counted: new Map() };
   watcher.current = w;
   next(w, 0);
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void stopWatcher());
@@ -127,9 +129,13 @@ async function lookAtEverything(w: Running): Promise<void> {
 }
 
 async function lookAt(w: Running, env: EnvironmentConfig, settings: LookSettings): Promise<void> {
+  const previousLook = w.lookedAt.get(env.name);
+  w.lookedAt.set(env.name, Date.now());
   let status = await getEnvironmentStatus(WATCHER_CALLER, env.name);
-  // A status a viewer's page computed within the interval is as good as ours; an older one is not.
-  if (!status.stale && Date.now() - Date.parse(status.checkedAt) > settings.intervalMs) {
+  // A status computed since the last look (by a viewer's page, or afresh because the cached one
+  // expired) is as good as ours; only one the last look already saw (a TTL longer than the
+  // interval) is asked for again.
+  if (!status.stale && previousLook !== undefined && Date.parse(status.checkedAt) < previousLook) {
     status = await getEnvironmentStatus(WATCHER_CALLER, env.name, { fresh: true });
   }
   if (w.counted.get(env.name) !== status.checkedAt && !status.stale) {

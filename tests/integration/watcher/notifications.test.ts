@@ -7,7 +7,7 @@ import type { EnvironmentStatus } from '@/lib/checks/types';
 import { renderMetrics } from '@/lib/metrics';
 import type { Caller } from '@/lib/roles';
 import { getEnvironmentStatus } from '@/lib/status';
-import { closeStoreForTests } from '@/lib/store';
+import { closeStoreForTests, getStore } from '@/lib/store';
 import { getEnvironmentHistory, startWatcher, stopWatcher } from '@/lib/watcher';
 import { storedPasswords } from '../rotation/support';
 import { eventually, labApi, startTestLab, type TestLab } from '../support/lab';
@@ -105,6 +105,31 @@ describe('one console watching', () => {
     expect(history.incidents).toHaveLength(1);
     expect(history.incidents[0]).toMatchObject({ rootCauses: [{ check: 'rds.username-match' }], end: expect.any(String) });
     expect(history.windows[0]!.segments.map((s) => s.state)).toEqual(['no-data', 'healthy', 'broken', 'healthy']);
+  });
+
+  it('reads the status a viewer just computed without an AWS call of its own, and asks afresh only for one its last look saw', async () => {
+    // A cache TTL far longer than the interval: without the rule, every look would reuse one status for a minute.
+    writeWatchConfig(lab, 'watch-shared', { cacheTtlSeconds: 60, watch: { intervalSeconds: INTERVAL_MS / 1000 }, notifications: { webhooks: [{ name: 'ops', url: ops.url }] } });
+    const store = await getStore();
+    const lookedAt = async () => (await store.db.selectFrom('watch_state').select(['looked_at', 'checked_at']).where('environment', '=', 'production').executeTakeFirstOrThrow());
+    const nextLook = async () => {
+      const before = (await lookedAt()).looked_at;
+      return eventually(async () => {
+        const now = await lookedAt();
+        return now.looked_at !== before ? now : undefined;
+      }, 'the next look', 3 * INTERVAL_MS, 50);
+    };
+    const calls = async () => (await labApi<{ total: number }>(lab, 'GET', '/_lab/requests')).body.total;
+    await nextLook();
+    await labApi(lab, 'DELETE', '/_lab/requests');
+    const page = await getEnvironmentStatus(viewer, 'production', { fresh: true }); // "Refresh now" on the page
+    const onePage = await calls();
+    expect(onePage).toBeGreaterThan(0);
+    expect((await nextLook()).checked_at).toBe(page.checkedAt);
+    expect(await calls()).toBe(onePage);
+    // The look after that would see the same status again: it asks afresh.
+    expect((await nextLook()).checked_at > page.checkedAt).toBe(true);
+    expect(await calls()).toBeGreaterThan(onePage);
   });
 
   it('serves metrics that parse as Prometheus text and say what the JSON status says', async () => {
