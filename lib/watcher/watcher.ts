@@ -61,7 +61,12 @@ export function startWatcher(): void {
   const w: Running = { stopped: false, leading: false, prunedAt: 0, lookedAt: new Map(), counted: new Map() };
   watcher.current = w;
   next(w, 0);
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void stopWatcher());
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void stopWatcher().finally(() => endAsTheSignalWould(signal)));
+}
+
+/** A listener takes a signal's default action away: when ours was the only one, the process still ends. */
+function endAsTheSignalWould(signal: NodeJS.Signals): void {
+  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
 }
 
 /** Stops looking, waits for the look under way, and gives the lease up so another replica takes over at once. */
