@@ -103,11 +103,11 @@ export function jsonPayload(n: Notification): Record<string, unknown> {
   };
 }
 
-const HEADLINE: Record<NotificationKind, string> = {
-  'state-change': ':rotating_light: LinkBox state change',
-  recovery: ':white_check_mark: LinkBox recovered',
-  'scheduled-rotation': ':key: LinkBox scheduled rotation',
-  test: ':wave: LinkBox Ops Console test notification',
+const HEADLINE: Record<NotificationKind, { emoji: string; title: string }> = {
+  'state-change': { emoji: ':rotating_light:', title: 'LinkBox state change' },
+  recovery: { emoji: ':white_check_mark:', title: 'LinkBox recovered' },
+  'scheduled-rotation': { emoji: ':key:', title: 'LinkBox scheduled rotation' },
+  test: { emoji: ':wave:', title: 'LinkBox Ops Console test notification' },
 };
 
 /** Slack's Block Kit (also what Slack-compatible receivers such as Mattermost take); `text` is the fallback. */
@@ -117,7 +117,7 @@ export function slackPayload(n: Notification): Record<string, unknown> {
   if (n.state) fields.push({ type: 'mrkdwn', text: `*State*\n${n.previousState ? `${n.previousState} → ` : ''}${n.state}` });
   if (n.rootCause) fields.push({ type: 'mrkdwn', text: `*Root cause*\n\`${n.rootCause.check}\`` });
   const blocks: Array<Record<string, unknown>> = [
-    { type: 'header', text: { type: 'plain_text', text: HEADLINE[n.kind].replace(/^:[a-z_]+: /, ''), emoji: true } },
+    { type: 'header', text: { type: 'plain_text', text: HEADLINE[n.kind].title } },
     { type: 'section', text: { type: 'mrkdwn', text: escapeMrkdwn(n.message) } },
   ];
   if (fields.length > 0) blocks.push({ type: 'section', fields });
@@ -129,7 +129,7 @@ export function slackPayload(n: Notification): Record<string, unknown> {
     blocks.push({ type: 'actions', elements: [{ type: 'button', text: { type: 'plain_text', text: 'Open in the console' }, url: n.consoleUrl }] });
   }
   blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `${n.kind} · ${n.at} · id ${n.id}` }] });
-  return { text: `${HEADLINE[n.kind]}: ${escapeMrkdwn(n.message)}`, blocks };
+  return { text: `${HEADLINE[n.kind].emoji} ${HEADLINE[n.kind].title}: ${escapeMrkdwn(n.message)}`, blocks };
 }
 
 /** Slack's three control characters, so a summary never turns into a link or a mention. */

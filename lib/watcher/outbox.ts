@@ -96,9 +96,10 @@ export async function deliverOnce(
     countWebhookDelivery(target.name, 'delivered');
     await recordAuditSafely({ ...who, action: 'notification.delivery', environment: notification.environment, outcome: 'success', detail: `${what}: delivered (${result.detail}) on attempt ${attempt.number}` });
   } else {
-    const last = attempt.number >= attempt.of || attempt.retryInMs === undefined;
-    countWebhookDelivery(target.name, last ? 'gave-up' : 'failed');
-    const next = last ? (attempt.of > 1 ? `; gave up after ${attempt.number} attempts` : '') : `; trying again in ${Math.round(attempt.retryInMs! / 100) / 10} s`;
+    // A single try (the admin's test) is not retried, but nothing was lost either: only the outbox gives up.
+    const gaveUp = attempt.of > 1 && (attempt.number >= attempt.of || attempt.retryInMs === undefined);
+    countWebhookDelivery(target.name, gaveUp ? 'gave-up' : 'failed');
+    const next = gaveUp ? `; gave up after ${attempt.number} attempts` : attempt.retryInMs !== undefined ? `; trying again in ${Math.round(attempt.retryInMs / 100) / 10} s` : '';
     await recordAuditSafely({ ...who, action: 'notification.delivery', environment: notification.environment, outcome: 'failure', detail: `${what}: attempt ${attempt.number} of ${attempt.of} failed (${result.detail})${next}` });
   }
   return result;
