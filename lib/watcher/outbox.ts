@@ -15,6 +15,8 @@ import { webhookTargets, type WebhookTarget } from './targets';
 // tried again after retryAfterSeconds, then twice as long each time, up to maxAttempts; every
 // attempt's outcome is audited. Because the rows live in the store, a new leader sends what the old
 // one could not, and a claim (a conditional update) keeps two replicas from sending one row twice.
+// Delivery is at least once: a replica that dies between a webhook's answer and recording it leaves
+// the row to be sent again by the next leader, with the same id, which a receiver can deduplicate by.
 
 /** The watcher's own name in the audit log. */
 export const WATCHER_ACTOR = { actor: 'console:watcher', role: 'system' } as const;
@@ -83,14 +85,21 @@ function describe(n: Notification, target: string, format?: WebhookTarget['forma
   return `${subject} ${n.id} to webhook "${target}"${format ? ` (${format})` : ''}`;
 }
 
-/** One attempt, audited and counted, as the test notification and the outbox both make it. */
+/**
+ * One attempt, audited and counted, as the test notification and the outbox both make it. `settle`
+ * stores the outcome first thing after the answer: the shorter the time between a webhook's answer
+ * and its record, the smaller the chance that a replica dying in it makes the next leader send the
+ * same notification (same id) again.
+ */
 export async function deliverOnce(
   target: WebhookTarget,
   notification: Notification,
   attempt: { number: number; of: number; retryInMs?: number },
   who: { actor: string; role: string | null } = WATCHER_ACTOR,
+  settle?: (result: AttemptResult) => Promise<unknown>,
 ): Promise<AttemptResult> {
   const result = await postNotification(target, notification);
+  await settle?.(result);
   const what = describe(notification, target.name, target.format);
   if (result.ok) {
     countWebhookDelivery(target.name, 'delivered');
@@ -160,10 +169,9 @@ async function sendDue(config: ConsoleConfig): Promise<void> {
         return;
       }
       const retryInMs = retryAfterSeconds * 1000 * 2 ** (attempt - 1);
-      const result = await deliverOnce(target, notification, { number: attempt, of: maxAttempts, retryInMs: attempt < maxAttempts ? retryInMs : undefined });
-      if (result.ok) await settle('delivered', null);
-      else if (attempt >= maxAttempts) await settle('failed', result.detail);
-      else await settle('pending', result.detail, new Date(Date.now() + retryInMs));
+      await deliverOnce(target, notification, { number: attempt, of: maxAttempts, retryInMs: attempt < maxAttempts ? retryInMs : undefined }, WATCHER_ACTOR, (result) =>
+        result.ok ? settle('delivered', null) : attempt >= maxAttempts ? settle('failed', result.detail) : settle('pending', result.detail, new Date(Date.now() + retryInMs)),
+      );
     }),
   );
 }

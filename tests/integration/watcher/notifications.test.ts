@@ -182,7 +182,12 @@ describe('two console processes on one PostgreSQL store', () => {
     expect(replicas.filter((r) => r.leading())).toHaveLength(1);
 
     await breakUsername(lab);
-    await eventually(async () => ops.delivered().find((r) => r.body.kind === 'state-change'), 'the state change within two intervals', 2 * INTERVAL_MS, 100);
+    const alert = await eventually(async () => ops.delivered().find((r) => r.body.kind === 'state-change'), 'the state change within two intervals', 2 * INTERVAL_MS, 100);
+    // The leader dies after it recorded the delivery (dying in between makes the next leader send it again, same id).
+    await eventually(async () => {
+      const rows = await (await getStore()).db.selectFrom('notification_outbox').select('state').where('event_id', '=', alert.body.id).execute();
+      return rows.length > 0 && rows.every((r) => r.state === 'delivered') ? true : undefined;
+    }, 'the delivery recorded', 5000, 50);
 
     const leader = replicas.find((r) => r.leading())!;
     const other = replicas.find((r) => r !== leader)!;
