@@ -21,4 +21,12 @@ export async function register(): Promise<void> {
   void resumeUnfinishedRotations().catch((err: unknown) => {
     console.error(`rotation: could not look for unfinished rotations at start-up: ${(err as Error).message}`);
   });
+  // The watcher: every environment checked on an interval by one replica (lib/watcher).
+  const { startWatcher } = await import('./lib/watcher');
+  try {
+    startWatcher();
+  } catch (err) {
+    console.error(`LinkBox Ops Console cannot start: ${(err as Error).message}`);
+    process.exit(1);
+  }
 }

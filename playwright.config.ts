@@ -59,6 +59,8 @@ export default defineConfig({
       LAB_ADMIN_PASSWORD: process.env.LAB_ADMIN_PASSWORD,
       LAB_UNVERIFIED_PASSWORD: process.env.LAB_UNVERIFIED_PASSWORD,
       OPS_API_TOKENS: process.env.OPS_API_TOKENS,
+      // The watcher looks every 5 s, so a spec sees its fault in the history without waiting a minute.
+      WATCH_INTERVAL_SECONDS: '5',
     },
   },
 });

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureBuild } from './support/build';
 
-const BENCHMARKS = ['status-fanout', 'call-budget', 'load', 'rotation-window', 'diagnosis-time', 'fresh-budget'] as const;
+const BENCHMARKS = ['status-fanout', 'call-budget', 'load', 'rotation-window', 'diagnosis-time', 'fresh-budget', 'watcher'] as const;
 /** These talk to the console over HTTP, so they need its production build. */
 const NEED_BUILD = ['call-budget', 'load'];
 const here = dirname(fileURLToPath(import.meta.url));

@@ -27,9 +27,14 @@ export function AppHeader({ caller }: { caller: Caller | null }) {
               Audit log
             </Link>
             {caller.role === 'admin' && (
-              <Link href="/admin/sessions" className="text-slate-300 hover:text-white">
-                Sessions
-              </Link>
+              <>
+                <Link href="/admin/sessions" className="text-slate-300 hover:text-white">
+                  Sessions
+                </Link>
+                <Link href="/admin/notifications" className="text-slate-300 hover:text-white">
+                  Notifications
+                </Link>
+              </>
             )}
           </nav>
         )}

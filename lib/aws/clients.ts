@@ -4,8 +4,10 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { SSMClient, type SSMClientConfig } from '@aws-sdk/client-ssm';
 import { fromIni, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import type { MiddlewareStack } from '@smithy/types';
 import type { AwsEnvironmentConfig } from '@/lib/config/schema';
 import { processWide } from '@/lib/process-wide';
+import { describeAwsError, type AwsErrorKind } from './errors';
 
 // The one AWS client factory: one set of clients per scope (region, endpoint and credentials), each
 // call time-boxed and retried the SDK's standard way. Nothing else in the console constructs an AWS
@@ -66,8 +68,54 @@ export function awsClients(env: AwsEnvironmentConfig): AwsClients {
     ec2: new EC2Client(common),
     iam: new IAMClient(common),
   };
+  for (const [service, client] of Object.entries(clients)) countCalls(client, service);
   byScope.set(scope, clients);
   return clients;
+}
+
+/** One AWS call attempt as it ended: what the console's metrics count (lib/metrics listens). */
+export interface AwsCallOutcome {
+  service: string;
+  action: string;
+  outcome: 'success' | AwsErrorKind;
+}
+
+const callListeners = processWide('aws.callListeners', () => new Set<(call: AwsCallOutcome) => void>());
+
+/** Hears every AWS call attempt of the process (retries each count); returns the way to stop listening. */
+export function onAwsCall(listener: (call: AwsCallOutcome) => void): () => void {
+  callListeners.add(listener);
+  return () => callListeners.delete(listener);
+}
+
+// In the deserialize step, below the SDK's retries (every attempt is heard, a throttled one too) and
+// around the deserializer (a service's refusal arrives as its named error).
+function countCalls(client: AwsClients[keyof AwsClients], service: string): void {
+  const stack = client.middlewareStack as unknown as MiddlewareStack<object, object>;
+  stack.add(
+    (next, context) => async (args) => {
+      const action = String(context.commandName ?? 'Unknown').replace(/Command$/, '');
+      try {
+        const result = await next(args);
+        tell({ service, action, outcome: 'success' });
+        return result;
+      } catch (err) {
+        tell({ service, action, outcome: describeAwsError(err).kind });
+        throw err;
+      }
+    },
+    { step: 'deserialize', priority: 'high', name: 'linkboxCallCounter' },
+  );
+}
+
+function tell(call: AwsCallOutcome): void {
+  for (const listener of callListeners) {
+    try {
+      listener(call);
+    } catch {
+      // A listener's failure must never fail the call it heard.
+    }
+  }
 }
 
 function credentialsFor(env: AwsEnvironmentConfig): SSMClientConfig['credentials'] {

@@ -36,6 +36,28 @@ const credentials = z.discriminatedUnion('source', [
   z.strictObject({ source: z.literal('lab') }),
 ]);
 
+export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+export type Weekday = (typeof WEEKDAYS)[number];
+
+const clockTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time of day as HH:MM, e.g. "02:00"');
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A webhook's URL carries its token: only its name is shown, audited or exported as a metric label. */
+const webhook = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'use letters, digits, "_", "." and "-" (max 64)'),
+  url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+  /** "slack": a Block Kit message (Slack, or a Slack-compatible receiver); "json": the console's own payload. */
+  format: z.enum(['json', 'slack']).default('json'),
+});
+
 const hostPort = z.strictObject({ host: z.string().min(1), port: z.number().int().min(1).max(65535) });
 
 export const awsEnvironmentSchema = z.strictObject({
@@ -70,6 +92,20 @@ export const awsEnvironmentSchema = z.strictObject({
     .refine((v) => v === 'aws-rds' || v.startsWith('/'), 'must be "aws-rds" or the absolute path of a PEM file')
     .default('aws-rds'),
   passwordMaxAgeDays: z.number().int().positive().default(90),
+  /** The watcher rotates the password itself when it is older than this, inside the window (lib/watcher/schedule.ts). */
+  rotationSchedule: z
+    .strictObject({
+      /** 0 rotates at every window. */
+      maxPasswordAgeDays: z.number().int().min(0).max(3650),
+      window: z.strictObject({
+        days: z.array(z.enum(WEEKDAYS)).min(1, 'name at least one day, e.g. ["sat", "sun"]'),
+        /** Local time in `timeZone`; an end at or before the start runs past midnight. */
+        start: clockTime,
+        end: clockTime,
+        timeZone: z.string().refine(isTimeZone, 'must be an IANA time zone such as "Europe/Berlin" or "UTC"'),
+      }),
+    })
+    .optional(),
   /** Where CodeDeploy put the LinkBox scripts on each instance, and the image start_application.sh runs. */
   deploy: z
     .strictObject({
@@ -151,8 +187,34 @@ export const consoleConfigSchema = z
         diagnosisEverySeconds: z.number().min(0).max(3600).default(10),
       })
       .default({ minAgeSeconds: 5, diagnosisEverySeconds: 10 }),
+    /** Where people reach this console; notifications link to it (NEXTAUTH_URL when absent). */
+    publicUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+    /** The watcher (lib/watcher): every environment checked on an interval by one replica, its history kept. */
+    watch: z
+      .strictObject({
+        /** WATCH_INTERVAL_SECONDS overrides it. */
+        intervalSeconds: z.number().min(1).max(3600).default(60),
+        historyRetentionDays: z.number().int().min(1).max(400).default(30),
+      })
+      .default({ intervalSeconds: 60, historyRetentionDays: 30 }),
+    /** Webhooks told about state changes; ALERT_WEBHOOK_URLS adds more. */
+    notifications: z
+      .strictObject({
+        webhooks: z.array(webhook).default([]),
+        /** Flap damping: a new state is announced once this many checks in a row saw it. */
+        announceAfterChecks: z.number().int().min(1).max(60).default(2),
+        /** A failing webhook is tried this many times in all, waiting retryAfterSeconds, then twice as long each time. */
+        maxAttempts: z.number().int().min(1).max(20).default(6),
+        retryAfterSeconds: z.number().min(0.1).max(3600).default(10),
+      })
+      .default({ webhooks: [], announceAfterChecks: 2, maxAttempts: 6, retryAfterSeconds: 10 }),
   })
   .superRefine((config, ctx) => {
+    const hooks = new Set<string>();
+    config.notifications.webhooks.forEach((hook, i) => {
+      if (hooks.has(hook.name)) ctx.addIssue({ code: 'custom', path: ['notifications', 'webhooks', i, 'name'], message: `duplicate webhook name "${hook.name}"` });
+      hooks.add(hook.name);
+    });
     const seen = new Set<string>();
     config.environments.forEach((env, i) => {
       if (seen.has(env.name)) {
@@ -183,4 +245,6 @@ export type ConsoleConfig = z.infer<typeof consoleConfigSchema>;
 export type EnvironmentConfig = z.infer<typeof environmentSchema>;
 export type AwsEnvironmentConfig = z.infer<typeof awsEnvironmentSchema>;
 export type LocalEnvironmentConfig = z.infer<typeof localEnvironmentSchema>;
+export type RotationSchedule = NonNullable<AwsEnvironmentConfig['rotationSchedule']>;
+export type WebhookConfig = z.infer<typeof webhook>;
 export type Role = 'viewer' | 'operator' | 'admin';

@@ -2,6 +2,7 @@ import 'server-only';
 import { getConfig } from '@/lib/config/load';
 import {
   addSteps,
+  assertGrant,
   beginOperation,
   closeAbandonedRedeploys,
   insertRotation,
@@ -14,6 +15,7 @@ import {
   takeOverOperation,
   unfinishedRotation,
   unfinishedRotations,
+  type OperationGrant,
   type RotationRecord,
 } from '@/lib/operations';
 import { auditActor, recordAuditSafely } from '@/lib/audit';
@@ -22,9 +24,10 @@ import { assertRole, type Caller } from '@/lib/roles';
 import { finishRun, runSteps, type RunContext } from './workflow';
 import { ROLLBACK_STEPS, ROTATION_STEPS, type RollbackRotationResult, type RotationView, type StartRotationResult } from './types';
 
-// Rotating LinkBox's database password, as the rotate page, the start-up hook and the sweep use it.
-// Starting goes through lib/operations (role, confirmation, lock, audited refusals); it returns once
-// the preflight passed, the rest runs in this process, and any replica can show it from the store.
+// Rotating LinkBox's database password, as the rotate page, the start-up hook, the sweep and the
+// watcher's schedule use it. Starting goes through lib/operations (role, confirmation, lock, audited
+// refusals; or the scheduler's entry point, which only lib/watcher reaches); it returns once the
+// preflight passed, the rest runs in this process, and any replica can show it from the store.
 
 export type { RotationView, StartRotationResult, RollbackRotationResult, StepView, StepStatus, RotationState } from './types';
 export { ROTATION_STEPS, ROLLBACK_STEPS } from './types';
@@ -54,7 +57,17 @@ export async function startRotation(caller: Caller | null, environment: string, 
     if (orphan) await resumeOne(orphan);
     return orphan ? { ...begun, heldBy: { by: orphan.startedBy, since: orphan.startedAt } } : begun;
   }
-  const { grant } = begun;
+  return rotateUnderGrant(begun.grant);
+}
+
+/**
+ * A rotation under a grant lib/operations issued (beginOperation for a person, the scheduler's
+ * entry point for the watcher): recorded, audited, preflighted before answering, then carried out
+ * in this process. The grant is the proof that every check passed and the lock is held.
+ */
+export async function rotateUnderGrant(grant: OperationGrant): Promise<StartRotationResult> {
+  assertGrant(grant);
+  const environment = grant.env.name;
   const record = newRotationRecord(grant.operationId, environment, grant.actor.actor, grant.actor.role, ROTATION_STEPS);
   await insertRotation(record);
   await recordAuditSafely({ ...grant.actor, action: 'rotation.start', environment, outcome: 'success', detail: `rotation ${record.id} started` });

@@ -15,7 +15,18 @@ import type { StoreSchema } from './tables';
 // AUDIT_DATABASE_URL is set (several replicas share it, and its lock keeps two replicas from
 // rotating the same environment). To add a table: a migration in ./migrations.ts, its type in ./tables.ts.
 
-export type { StoreSchema, AuditTable, LockTable, RotationTable, RedeployTable, SessionTable, SignInFailureTable } from './tables';
+export type {
+  StoreSchema,
+  AuditTable,
+  LockTable,
+  RotationTable,
+  RedeployTable,
+  SessionTable,
+  SignInFailureTable,
+  WatchStateTable,
+  WatchHistoryTable,
+  NotificationOutboxTable,
+} from './tables';
 
 export interface Store {
   db: Kysely<StoreSchema>;

@@ -112,5 +112,63 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('sign_in_failures_address').on('sign_in_failures').columns(['address', 'at']).execute();
       },
     },
+    '0004-watch': {
+      // Owner: lib/watcher. Its lease, what it last saw and announced, the history and the outbox.
+      async up(db: AnyDb) {
+        // One row: which console replica runs the watcher, until when.
+        await db.schema
+          .createTable('watch_lease')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('owner', 'text', (c) => c.notNull())
+          .addColumn('since', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('watch_state')
+          .addColumn('environment', 'text', (c) => c.primaryKey())
+          .addColumn('version', 'integer', (c) => c.notNull())
+          .addColumn('overall', 'text', (c) => c.notNull())
+          .addColumn('root_cause', 'text')
+          .addColumn('checks', 'text', (c) => c.notNull())
+          .addColumn('checked_at', 'text', (c) => c.notNull())
+          .addColumn('looked_at', 'text', (c) => c.notNull())
+          .addColumn('last_success_at', 'text')
+          .addColumn('password_changed_at', 'text')
+          .addColumn('observed', 'text', (c) => c.notNull())
+          .addColumn('observed_count', 'integer', (c) => c.notNull())
+          .addColumn('announced', 'text')
+          .addColumn('announced_at', 'text')
+          .addColumn('rotation_attempted_at', 'text')
+          .addColumn('rotation_id', 'text')
+          .addColumn('rotation_skipped', 'text')
+          .execute();
+        await db.schema
+          .createTable('watch_history')
+          .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+          .addColumn('environment', 'text', (c) => c.notNull())
+          .addColumn('subject', 'text', (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('root_cause', 'text')
+          .addColumn('summary', 'text')
+          .addColumn('at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('watch_history_environment_at').on('watch_history').columns(['environment', 'at']).execute();
+        await db.schema
+          .createTable('notification_outbox')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('event_id', 'text', (c) => c.notNull())
+          .addColumn('environment', 'text')
+          .addColumn('target', 'text', (c) => c.notNull())
+          .addColumn('payload', 'text', (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('attempts', 'integer', (c) => c.notNull())
+          .addColumn('next_attempt_at', 'text', (c) => c.notNull())
+          .addColumn('last_error', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('notification_outbox_due').on('notification_outbox').columns(['state', 'next_attempt_at']).execute();
+      },
+    },
   };
 }

@@ -101,6 +101,73 @@ export interface SignInFailureTable {
   reason: string;
 }
 
+/** Owner: lib/watcher (lease.ts). The one row names the replica that runs the watcher. */
+export interface WatchLeaseTable {
+  name: string;
+  owner: string;
+  since: string;
+  expires_at: string;
+}
+
+/** Owner: lib/watcher (observe.ts). What the watcher last saw of an environment and last announced. */
+export interface WatchStateTable {
+  environment: string;
+  /** Bumped by every write; a write that finds another version lost a race with another replica. */
+  version: number;
+  overall: string;
+  root_cause: string | null;
+  /** JSON: check id → its status and summary at the last look. */
+  checks: string;
+  /** When the status the watcher read was computed. */
+  checked_at: string;
+  /** When the watcher last looked (coverage: a gap after it is "no data"). */
+  looked_at: string;
+  /** The last look whose status was not "could not check". */
+  last_success_at: string | null;
+  password_changed_at: string | null;
+  /** Flap damping: the state seen last ("broken:sg.backend-ingress") and how many looks in a row saw it. */
+  observed: string;
+  observed_count: number;
+  /** The state last announced to the webhooks; null before the first. */
+  announced: string | null;
+  announced_at: string | null;
+  /** The scheduler's last attempt, the rotation it started (until its end is announced), the last skip it audited. */
+  rotation_attempted_at: string | null;
+  rotation_id: string | null;
+  rotation_skipped: string | null;
+}
+
+/** Owner: lib/watcher (observe.ts). A row each time an environment's overall state or a check's status changed. */
+export interface WatchHistoryTable {
+  id: Generated<number>;
+  environment: string;
+  /** "overall" or a check id. */
+  subject: string;
+  /** An overall state, "no-data" (the watcher was not running), or a check status. */
+  state: string;
+  root_cause: string | null;
+  summary: string | null;
+  at: string;
+}
+
+/** Owner: lib/watcher (outbox.ts). One row per notification and webhook, until delivered or given up. */
+export interface NotificationOutboxTable {
+  id: string;
+  /** The notification's id, the same for every webhook it goes to. */
+  event_id: string;
+  environment: string | null;
+  /** The webhook's name; its URL (a secret) is looked up when sending and never stored here. */
+  target: string;
+  /** JSON: the notification, never a secret. */
+  payload: string;
+  state: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  next_attempt_at: string;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface StoreSchema {
   audit_log: AuditTable;
   console_locks: LockTable;
@@ -108,4 +175,8 @@ export interface StoreSchema {
   redeploys: RedeployTable;
   console_sessions: SessionTable;
   sign_in_failures: SignInFailureTable;
+  watch_lease: WatchLeaseTable;
+  watch_state: WatchStateTable;
+  watch_history: WatchHistoryTable;
+  notification_outbox: NotificationOutboxTable;
 }

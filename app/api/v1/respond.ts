@@ -2,6 +2,7 @@ import 'server-only';
 import { AuthorizationError } from '@/lib/roles';
 import type { EnvironmentStatus } from '@/lib/checks/types';
 import { ConfigError, UnknownEnvironmentError } from '@/lib/config/load';
+import type { EnvironmentHistory } from '@/lib/watcher';
 
 // The JSON API's shapes and failures, shared by its route handlers. Every answer is a DTO built
 // field by field here, so nothing the status engine adds later leaks out unreviewed.
@@ -24,6 +25,30 @@ export function statusDto(status: EnvironmentStatus) {
       evidence: c.evidence,
       ...(c.fix ? { fix: c.fix } : {}),
     })),
+  };
+}
+
+export function historyDto(history: EnvironmentHistory) {
+  return {
+    environment: history.environment,
+    generatedAt: history.generatedAt,
+    lastLookAt: history.lastLookAt,
+    intervalSeconds: history.intervalSeconds,
+    retentionDays: history.retentionDays,
+    windows: history.windows.map((w) => ({
+      label: w.label,
+      from: w.from,
+      to: w.to,
+      availability: { healthyShare: w.availability.healthyShare, byStateMs: { ...w.availability.byState } },
+      segments: w.segments.map((s) => ({ state: s.state, from: s.from, to: s.to })),
+    })),
+    incidents: history.incidents.map((i) => ({
+      start: i.start,
+      end: i.end,
+      durationMs: i.durationMs,
+      rootCauses: i.rootCauses.map((c) => ({ check: c.check, summary: c.summary })),
+    })),
+    changes: history.changes.map((c) => ({ at: c.at, subject: c.subject, state: c.state, rootCause: c.rootCause, summary: c.summary })),
   };
 }
 

@@ -10,6 +10,7 @@ import { getConfig } from '@/lib/config/load';
 import { environmentOrNotFound, environmentTitle, pageSession } from '@/lib/pages';
 import { getEnvironmentStatus } from '@/lib/status';
 import { Breadcrumb } from '@/components/layout/breadcrumb';
+import { EnvironmentHistory } from '@/components/history/environment-history';
 
 const REFRESH_SECONDS = 10;
 type Params = Promise<{ name: string }>;
@@ -79,6 +80,8 @@ export default async function EnvironmentPage({ params }: { params: Params }) {
         ))}
       </div>
       {sections.length === 0 && <p className="mt-4 text-sm text-slate-600">No checks apply to this environment.</p>}
+
+      <EnvironmentHistory caller={caller} environment={status.environment} />
     </main>
   );
 }

@@ -11,6 +11,8 @@ import { startRotationAction } from '@/lib/actions/start-rotation';
 import { getOperationState } from '@/lib/operations';
 import { environmentOrNotFound, environmentTitle, pageSession } from '@/lib/pages';
 import { getRotation, ROTATION_STEPS, type RotationView } from '@/lib/rotation';
+import { NextScheduledRotation } from '@/components/history/next-scheduled-rotation';
+import { getScheduledRotation } from '@/lib/watcher';
 
 type Params = Promise<{ name: string }>;
 
@@ -34,6 +36,7 @@ export default async function RotatePage({ params }: { params: Params }) {
   const env = environmentOrNotFound(name);
   const form = confirmFormContext(session);
   const [rotation, state] = env.kind === 'aws' ? await Promise.all([getRotation(session.caller, name), getOperationState(session.caller, name)]) : [null, null];
+  const schedule = env.kind === 'aws' ? await getScheduledRotation(session.caller, name) : null;
   const inProgress = rotation?.state === 'running' || rotation?.state === 'rolling-back';
   // A lock held by another operation (a redeploy), or by a rotation whose page we are not showing.
   const otherWork = state?.lock && !(inProgress && state.lock.operation === 'rotation') ? state.lock : null;
@@ -129,6 +132,7 @@ export default async function RotatePage({ params }: { params: Params }) {
           signInAgainHref={signInAgainPath(path)}
         />
       )}
+      {env.kind === 'aws' && <NextScheduledRotation schedule={schedule} />}
     </OperationFrame>
   );
 }
