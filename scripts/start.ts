@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
+import { labConsoleRole } from '../infra/aws/lab-console-role';
 import { labOptionsFromEnv } from '../infra/lab/env';
 import { startLab } from '../infra/lab/index';
 import type { Lab } from '../infra/lab/contract';
@@ -81,7 +82,8 @@ async function main(): Promise<void> {
 
   let lab: Lab;
   try {
-    lab = await startLab(labOptionsFromEnv((line) => console.log(`[lab] ${line}`)));
+    // The console runs as its deployment's least-privilege role (infra/aws), enforced by the lab.
+    lab = await startLab({ ...labOptionsFromEnv((line) => console.log(`[lab] ${line}`)), consoleRole: labConsoleRole() });
   } catch (err) {
     console.error(`The lab did not start: ${(err as Error).message}`);
     process.exit(1);
