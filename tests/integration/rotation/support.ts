@@ -138,7 +138,9 @@ export function spawnReplica(world: RotationLab, mode: 'start' | 'resume' | 'ser
   const store: Record<string, string> = process.env.AUDIT_DATABASE_URL ? { AUDIT_DATABASE_URL: process.env.AUDIT_DATABASE_URL } : { AUDIT_SQLITE_PATH: world.sqlitePath };
   const node = [process.execPath, '--conditions=react-server', '--import', 'tsx', replicaScript, mode];
   // unshare execs sh, which execs node: the child's pid is the replica's, for SIGKILL.
-  const [command, ...args] = opts.host ? ['unshare', '--uts', '--user', '--map-root-user', 'sh', '-c', 'hostname "$0" && exec "$@"', opts.host, ...node] : node;
+  // Root may name a UTS namespace's host; anyone else needs a user namespace for that.
+  const unshare = process.getuid?.() === 0 ? ['unshare', '--uts'] : ['unshare', '--uts', '--user', '--map-root-user'];
+  const [command, ...args] = opts.host ? [...unshare, 'sh', '-c', 'hostname "$0" && exec "$@"', opts.host, ...node] : node;
   const proc = spawn(command!, args, {
     cwd: process.cwd(),
     env: { NODE_ENV: 'test', PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', LINKBOX_CONFIG: world.configPath, ...store, ...env },
