@@ -18,7 +18,7 @@ import { acknowledge, NAG_SCOPE, wildcardAcknowledgements } from './nag';
 // (VPC, subnets, its security groups) comes in as a parameter; nothing is looked up at synth time.
 // L1 resources where a construct would need the VPC's subnets at synth time.
 
-/** Where the console listens in its container, and the image's user's writable paths. */
+/** Where the console listens in its container (the image's PORT). */
 const CONTAINER_PORT = 3000;
 /** Not PostgreSQL's default: cdk-nag's RDS11; only the console's security group reaches it anyway. */
 const STORE_PORT = 5433;
