@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need from Debian (Chromium for Playwright, AWS CLI v2 for the seed's
 # commands, openssl for the lab's TLS certificates, promtool from prometheus for the alert rules and
-# the metrics format) when it is missing, and checks the preinstalled moto_server and psql.
+# the metrics format) when it is missing, and checks the preinstalled moto_server, psql and cfn-lint.
 set -euo pipefail
 
 missing=()
@@ -25,3 +25,10 @@ if ! command -v moto_server >/dev/null 2>&1; then
   echo 'moto_server is not on PATH: the lab needs it. Install it with: pip install "moto[server]"' >&2
   exit 1
 fi
+# The deployment's templates are linted with it (npm run infra:check); Debian does not package it.
+if ! command -v cfn-lint >/dev/null 2>&1; then
+  echo 'cfn-lint is not on PATH: npm run infra:check needs it. Install it with: pip install cfn-lint' >&2
+  exit 1
+fi
+# The two-replica test gives each replica a host name of its own (unshare --uts, util-linux).
+command -v unshare >/dev/null 2>&1 || { echo 'unshare (util-linux) is not on PATH: the replica test needs it' >&2; exit 1; }

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
+import { labConsoleRole } from '../infra/aws/lab-console-role';
 import { labOptionsFromEnv, LabSettingError } from '../infra/lab/env';
 import { startLab } from '../infra/lab/index';
 import type { Lab } from '../infra/lab/contract';
@@ -77,8 +78,9 @@ async function main(): Promise<void> {
   let lab: Lab;
   let labOptions: ReturnType<typeof labOptionsFromEnv>;
   try {
+    // The console runs as its deployment's least-privilege role (infra/aws), enforced by the lab.
     labOptions = labOptionsFromEnv((line) => console.log(`[lab] ${line}`));
-    lab = await startLab(labOptions);
+    lab = await startLab({ ...labOptions, consoleRole: labConsoleRole() });
   } catch (err) {
     console.error(`The lab did not start: ${(err as Error).message}`);
     process.exit(err instanceof LabSettingError ? 2 : 1);

@@ -2,6 +2,8 @@
 // and the hosts (backend processes, Run Command, agents, IAM simulation) promise each other,
 // and what tests and scripts get back from startLab().
 
+import type { ConsoleConfig } from '../../lib/config/schema';
+
 export interface LabOptions {
   /** The lab gateway, the one AWS endpoint. 4566 by default; 0 picks a free port (tests). */
   gatewayPort: number;
@@ -28,8 +30,11 @@ export interface LabOptions {
 
 export interface ConsoleRoleOptions {
   name: string;
-  /** The role's permissions: one inline policy, as JSON text or an object. */
-  policyDocument: string | object;
+  /**
+   * The role's permissions: one inline policy, as JSON text or an object, or made from the console
+   * config the lab writes (the catalogue's generated policy: lib/aws/catalogue.ts).
+   */
+  policyDocument: string | object | ((config: ConsoleConfig, account: { accountId: string }) => string | object);
   /** Who may assume it; by default the lab's account, with sts:ExternalId required when externalId is set. */
   trustPolicy?: string | object;
   externalId?: string;

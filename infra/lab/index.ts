@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { consoleConfigSchema } from '../../lib/config/schema';
+import { consoleConfigSchema, type ConsoleConfig } from '../../lib/config/schema';
 import type { ConsoleRoleState, Fleet, Lab, LabOptions, LabState } from './contract';
 import { createRequestCounters } from './gateway/counters';
 import { createRevokeByWhatItAdmits } from './gateway/ec2-revoke';
@@ -20,7 +20,7 @@ import { chooseLoopbackEndpoint, reportEndpoint } from './network/rds-endpoint';
 import { assertPortFree } from './ports';
 import { generateUrlSafePassword, startPostgres } from './postgres';
 import { createRdsPhysics, type RdsPhysics } from './rds-physics';
-import { BACKEND_NAME, BACKEND_SG_NAME, DB_PORT, DB_SG_NAME, PARAMETER_PREFIX, RDS_INSTANCE_ID, SEED_CREDENTIALS, seedLinkBox } from './seed';
+import { BACKEND_NAME, BACKEND_PROFILE, BACKEND_ROLE, BACKEND_SG_NAME, DB_PORT, DB_SG_NAME, PARAMETER_PREFIX, RDS_INSTANCE_ID, SEED_CREDENTIALS, seedLinkBox } from './seed';
 import { createCertificateAuthority, issueServerCertificate } from './tls';
 
 // The lab: LinkBox's AWS on one machine. A Node program (tsx), never part of the Next bundle, which
@@ -155,11 +155,6 @@ export async function startLab(overrides: Partial<LabOptions> = {}): Promise<Lab
     log(`PostgreSQL on 127.0.0.1:${postgres.port}`);
     log(`seeded linkbox-db, ${world.instances.length} backend instances and ${PARAMETER_PREFIX}/*`);
     let consoleRole: ConsoleRoleState | null = null;
-    if (options.consoleRole) {
-      consoleRole = await createConsoleRole({ endpoint: gateway.url, region: options.region, accountId: world.accountId, credentials: SEED_CREDENTIALS, role: options.consoleRole });
-      iam.bind(CONSOLE_ACCESS_KEY_ID, consoleRole.sourcePrincipalArn);
-      log(`the console runs as ${consoleRole.roleArn}: ${CONSOLE_ACCESS_KEY_ID} may only assume it`);
-    }
 
     // PostgreSQL serves TLS as RDS does, with a certificate for both names of the endpoint.
     const dnsName = endpointReport.motoAddress();
@@ -243,7 +238,20 @@ export async function startLab(overrides: Partial<LabOptions> = {}): Promise<Lab
       oidc: idp.state(),
       iam: { ...iam.state(), consoleRole },
     });
-    await writeConsoleConfig(configPath, snapshot());
+    if (options.consoleRole) {
+      // Its policy may be made from the config the console will read (the catalogue's), so the role comes last.
+      const { policyDocument } = options.consoleRole;
+      const role = {
+        ...options.consoleRole,
+        policyDocument: typeof policyDocument === 'function' ? policyDocument(checkedConsoleConfig(consoleConfigFor(snapshot())), { accountId: world.accountId }) : policyDocument,
+      };
+      consoleRole = await createConsoleRole({ endpoint: gateway.url, region: options.region, accountId: world.accountId, credentials: SEED_CREDENTIALS, role });
+      iam.bind(CONSOLE_ACCESS_KEY_ID, consoleRole.sourcePrincipalArn);
+      log(`the console runs as ${consoleRole.roleArn}: ${CONSOLE_ACCESS_KEY_ID} may only assume it`);
+    }
+    const consoleConfig = consoleConfigFor(snapshot());
+    checkedConsoleConfig(consoleConfig);
+    await writeFile(configPath, `${JSON.stringify(consoleConfig, null, 2)}\n`);
     // The seed's own calls are not anyone's traffic: counting starts with the lab ready.
     counters.reset();
     late.state = snapshot;
@@ -265,7 +273,8 @@ export async function startLab(overrides: Partial<LabOptions> = {}): Promise<Lab
   }
 }
 
-async function writeConsoleConfig(path: string, state: LabState): Promise<void> {
+/** The console config the lab writes, as written (defaults left to the schema). */
+function consoleConfigFor(state: LabState): object {
   const config = {
     mode: 'lab',
     environments: [
@@ -287,6 +296,7 @@ async function writeConsoleConfig(path: string, state: LabState): Promise<void> 
         reachVia: state.db,
         // So every login the console makes to the lab verifies the lab CA's certificate, as in AWS.
         dbCaBundle: state.tlsCaPath,
+        backendIam: { instanceProfileName: BACKEND_PROFILE, roleName: BACKEND_ROLE },
       },
       { name: 'local', kind: 'local', envFile: state.local.envFile, backendUrl: state.local.backendUrl },
     ],
@@ -300,11 +310,15 @@ async function writeConsoleConfig(path: string, state: LabState): Promise<void> 
       admin: [...emailsFor('admin'), `group:${LAB_OIDC_ROLE_GROUPS.admin}`],
     },
   };
+  return config;
+}
+
+function checkedConsoleConfig(config: object): ConsoleConfig {
   const checked = consoleConfigSchema.safeParse(config);
   if (!checked.success) {
     throw new Error(`the lab built a console config that does not validate: ${checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   }
-  await writeFile(path, `${JSON.stringify(config, null, 2)}\n`);
+  return checked.data;
 }
 
 function emailsFor(role: 'viewer' | 'operator' | 'admin'): string[] {

@@ -5,6 +5,7 @@ import { RDSClient } from '@aws-sdk/client-rds';
 import { SSMClient, type SSMClientConfig } from '@aws-sdk/client-ssm';
 import { fromIni, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import type { MiddlewareStack } from '@smithy/types';
+import { getConfig } from '@/lib/config/load';
 import type { AwsEnvironmentConfig } from '@/lib/config/schema';
 import { processWide } from '@/lib/process-wide';
 import { describeAwsError, type AwsErrorKind } from './errors';
@@ -126,11 +127,42 @@ function credentialsFor(env: AwsEnvironmentConfig): SSMClientConfig['credentials
     case 'profile':
       return fromIni({ profile: c.profile });
     case 'assume-role':
-      return fromTemporaryCredentials({
+      return oneSessionPerScope(fromTemporaryCredentials({
         params: { RoleArn: c.roleArn, RoleSessionName: c.sessionName, ExternalId: c.externalId },
+        // Who assumes it: in AWS the SDK's default chain (the ECS task role); in the lab the console's
+        // own lab key, which the lab binds to a user that may do nothing but assume the role.
+        masterCredentials: getConfig().mode === 'lab' ? LAB_CREDENTIALS : undefined,
+        // STS at the environment's endpoint too: the lab's gateway, or a VPC endpoint.
         clientConfig: { ...TIME_BOXED, region: env.region, endpoint: env.endpoint },
-      });
+      }));
     case 'lab':
       return LAB_CREDENTIALS;
   }
+}
+
+type TemporaryCredentials = ReturnType<typeof fromTemporaryCredentials>;
+
+/** Credentials this close to their expiry are renewed (the SDK's own margin). */
+const RENEW_BEFORE_EXPIRY_MS = 5 * 60_000;
+
+/**
+ * One assumed-role session for all of a scope's clients: each client caches its credentials on its
+ * own, so four clients would otherwise each call sts:AssumeRole. A failed AssumeRole is asked again.
+ */
+function oneSessionPerScope(provider: TemporaryCredentials): TemporaryCredentials {
+  let current: ReturnType<TemporaryCredentials> | undefined;
+  const renew = () => {
+    const next = provider().catch((err: unknown) => {
+      if (current === next) current = undefined;
+      throw err;
+    });
+    current = next;
+    return next;
+  };
+  return async () => {
+    const pending = current ?? renew();
+    const credentials = await pending;
+    if (!credentials.expiration || credentials.expiration.getTime() - Date.now() > RENEW_BEFORE_EXPIRY_MS) return credentials;
+    return current === pending || !current ? renew() : current;
+  };
 }

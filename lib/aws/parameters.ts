@@ -2,23 +2,14 @@ import 'server-only';
 import { DeleteParameterCommand, DescribeParametersCommand, GetParameterCommand, GetParametersCommand, PutParameterCommand, type ParameterType } from '@aws-sdk/client-ssm';
 import type { AwsEnvironmentConfig } from '@/lib/config/schema';
 import { awsClients, sendOptions, type CallOptions } from './clients';
+import { LINKBOX_PARAMETERS, parameterName, pendingPasswordName, type LinkboxParameterKey } from './parameter-names';
 
 // The four parameters start_application.sh reads, and the rotation's pending slot beside
 // db-password. Readers return plain values; the password's value leaves this module only through
 // the two functions that decrypt it (readDatabasePassword, readPasswordSlots), never through a read
 // that may be cached or shown.
 
-export const LINKBOX_PARAMETERS = ['db-endpoint', 'db-username', 'db-password', 'db-name'] as const;
-export type LinkboxParameterKey = (typeof LINKBOX_PARAMETERS)[number];
-
-export function parameterName(env: Pick<AwsEnvironmentConfig, 'parameterPrefix'>, key: LinkboxParameterKey): string {
-  return `${env.parameterPrefix}/${key}`;
-}
-
-/** Where a rotation keeps the new password until it is promoted: the write-ahead record (DESIGN.md "Rotation"). */
-export function pendingPasswordName(env: Pick<AwsEnvironmentConfig, 'parameterPrefix'>): string {
-  return `${env.parameterPrefix}/db-password-pending`;
-}
+export { LINKBOX_PARAMETERS, parameterName, pendingPasswordName, type LinkboxParameterKey } from './parameter-names';
 
 export interface LinkboxParameter {
   name: string;

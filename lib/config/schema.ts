@@ -106,6 +106,8 @@ export const awsEnvironmentSchema = z.strictObject({
       }),
     })
     .optional(),
+  /** The backends' instance profile and its role, by name: the console's IAM policy reads and simulates only these (any, when absent). */
+  backendIam: z.strictObject({ instanceProfileName: z.string().min(1), roleName: z.string().min(1) }).optional(),
   /** Where CodeDeploy put the LinkBox scripts on each instance, and the image start_application.sh runs. */
   deploy: z
     .strictObject({

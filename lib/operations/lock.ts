@@ -10,9 +10,21 @@ import type { LockedOperation } from './types';
 // that crashed stops blocking once the lease runs out — or at once, when the store can see that the
 // holder's process on this same machine is gone.
 
-export const LOCK_LEASE_MS = 120_000;
+/**
+ * How long a lock outlives its holder's last renewal, from OPS_LOCK_LEASE_SECONDS (default 120). Every
+ * replica must use the same: a replica takes over a rotation once this has passed without renewal.
+ */
+export const LOCK_LEASE_MS = leaseFromEnv(process.env.OPS_LOCK_LEASE_SECONDS);
 const RENEW_EVERY_MS = LOCK_LEASE_MS / 4;
 
+function leaseFromEnv(raw: string | undefined): number {
+  if (raw === undefined || raw.trim() === '') return 120_000;
+  const seconds = Number(raw);
+  if (!Number.isInteger(seconds) || seconds < 2 || seconds > 3600) {
+    throw new Error(`OPS_LOCK_LEASE_SECONDS=${raw} is not valid: use a whole number of seconds from 2 to 3600 (default 120)`);
+  }
+  return seconds * 1000;
+}
 
 export interface LockHolder {
   by: string;

@@ -152,16 +152,18 @@ export async function rollbackRotation(caller: Caller | null, environment: strin
 let sweeper: NodeJS.Timeout | undefined;
 
 /**
- * Picks up every rotation a dead console left unfinished (called at start-up, then every half
- * lease by every replica): a rotation another live console holds is left to it, and taken over
- * once its lease runs out.
+ * Picks up every rotation a dead console left unfinished, and closes the redeploys it left (called
+ * at start-up, then every lease period by every replica): a rotation another live console holds is
+ * left to it, and taken over once its lease has run out — at most two lease periods after its
+ * holder died.
  */
 export async function resumeUnfinishedRotations(): Promise<void> {
-  await sweep();
+  // Scheduled first: a store that is down at start-up is swept again once it is back.
   if (!sweeper) {
-    sweeper = setInterval(() => void sweep().catch((err) => console.error(`rotation: resume sweep failed: ${(err as Error).message}`)), LOCK_LEASE_MS / 2);
+    sweeper = setInterval(() => void sweep().catch((err) => console.error(`rotation: resume sweep failed: ${(err as Error).message}`)), LOCK_LEASE_MS);
     sweeper.unref();
   }
+  await sweep();
 }
 
 async function sweep(): Promise<void> {

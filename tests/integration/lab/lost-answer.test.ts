@@ -22,7 +22,7 @@ function consoleLikeRds(overrides: { maxAttempts?: number; requestTimeout?: numb
   return new RDSClient({
     region: lab.region,
     endpoint: lab.awsEndpoint,
-    credentials: { accessKeyId: 'LABCONSOLE', secretAccessKey: 'lab-not-a-secret' },
+    credentials: { accessKeyId: 'LABTEST', secretAccessKey: 'lab-not-a-secret' },
     maxAttempts: overrides.maxAttempts ?? 3,
     retryMode: 'standard',
     requestHandler: { connectionTimeout: 2000, requestTimeout: overrides.requestTimeout ?? 4000, throwOnRequestTimeout: overrides.throwOnRequestTimeout },

@@ -3,11 +3,13 @@
 // (LINKBOX_CONFIG, AUDIT_SQLITE_PATH or AUDIT_DATABASE_URL), and talks JSON lines on stdout.
 //   start:  waits for "go" on stdin, then starts a rotation of ENVIRONMENT as an operator
 //   resume: what instrumentation.ts does at start-up
+//   serve:  a running console: the start-up sweep, then one every lease period, until "stop" on
+//           stdin; "show N" prints the rotation as this replica sees it (event "view-N")
 // ROTATION_LOGIN_TIMEOUT_MS shortens how long a login may keep failing (a test that keeps it failing).
-// Either way it stays until its rotation work is done, then exits 0.
+// Every mode stays until its rotation work is done, then exits 0.
 import { createInterface } from 'node:readline';
 import { getStore } from '@/lib/store';
-import { resumeUnfinishedRotations, rotationWorkSettled, startRotation } from '@/lib/rotation';
+import { getRotation, resumeUnfinishedRotations, rotationWorkSettled, startRotation } from '@/lib/rotation';
 import { setRotationTimingsForTests } from '@/lib/rotation/workflow';
 
 const mode = process.argv[2];
@@ -28,6 +30,14 @@ async function main(): Promise<void> {
   } else if (mode === 'resume') {
     await resumeUnfinishedRotations();
     say({ event: 'resuming' });
+  } else if (mode === 'serve') {
+    await resumeUnfinishedRotations();
+    say({ event: 'serving', pid: process.pid });
+    for await (const line of createInterface({ input: process.stdin })) {
+      const [word, n] = line.trim().split(' ');
+      if (word === 'stop') break;
+      if (word === 'show') say({ event: `view-${n}`, view: await getRotation({ id: 'viewer@linkbox.lab', role: 'viewer', via: 'session' }, environment) });
+    }
   } else {
     throw new Error(`unknown mode ${mode}`);
   }

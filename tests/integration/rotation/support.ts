@@ -135,9 +135,19 @@ export interface Replica {
 
 const replicaScript = fileURLToPath(new URL('./replica.ts', import.meta.url));
 
-export function spawnReplica(world: RotationLab, mode: 'start' | 'resume', env: Record<string, string> = {}): Replica {
+/**
+ * A replica process. With `host`, it runs under a host name of its own (a UTS namespace, as a
+ * replica on another machine or ECS task has): the lock then cannot tell it died from its pid, and
+ * other replicas must wait for its lease to run out.
+ */
+export function spawnReplica(world: RotationLab, mode: 'start' | 'resume' | 'serve', env: Record<string, string> = {}, opts: { host?: string } = {}): Replica {
   const store: Record<string, string> = process.env.AUDIT_DATABASE_URL ? { AUDIT_DATABASE_URL: process.env.AUDIT_DATABASE_URL } : { AUDIT_SQLITE_PATH: world.sqlitePath };
-  const proc = spawn(process.execPath, ['--conditions=react-server', '--import', 'tsx', replicaScript, mode], {
+  const node = [process.execPath, '--conditions=react-server', '--import', 'tsx', replicaScript, mode];
+  // unshare execs sh, which execs node: the child's pid is the replica's, for SIGKILL.
+  // Root may name a UTS namespace's host; anyone else needs a user namespace for that.
+  const unshare = process.getuid?.() === 0 ? ['unshare', '--uts'] : ['unshare', '--uts', '--user', '--map-root-user'];
+  const [command, ...args] = opts.host ? [...unshare, 'sh', '-c', 'hostname "$0" && exec "$@"', opts.host, ...node] : node;
+  const proc = spawn(command!, args, {
     cwd: process.cwd(),
     env: { NODE_ENV: 'test', PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', LINKBOX_CONFIG: world.configPath, ...store, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],

@@ -3,6 +3,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import pg from 'pg';
 import { afterAll } from 'vitest';
+import { labConsoleRole } from '@/infra/aws/lab-console-role';
 import { runAwsCli, type AwsCliRun } from '@/infra/lab/aws-cli';
 import { startLab } from '@/infra/lab/index';
 import type { Lab, LabOptions } from '@/infra/lab/contract';
@@ -50,6 +51,8 @@ export async function startTestLab(overrides: Partial<LabOptions> & { consoleCon
       logLines.push(line);
       if (verbose) console.log(`[lab] ${line}`);
     },
+    // The console runs as its deployment's least-privilege role, enforced on every call.
+    consoleRole: labConsoleRole(),
     ...labOverrides,
   });
   started.lab = lab;
