@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
 import { DescribeInstancesCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
-import { DescribeParametersCommand, GetCommandInvocationCommand, GetParameterCommand, GetParametersCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
+import { DescribeParametersCommand, GetCommandInvocationCommand, GetParameterCommand, GetParameterHistoryCommand, GetParametersCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
 import { AuthorizationError } from '@/lib/roles';
 import type { CheckId, CheckResult, EnvironmentStatus } from '@/lib/checks/types';
 import { UnknownEnvironmentError } from '@/lib/config/load';
@@ -69,8 +69,11 @@ describe('a healthy AWS environment', () => {
         'rds.private',
         'sg.backend-ingress',
         'sg.no-public-ingress',
+        'net.instance-security-groups',
+        'net.network-acls',
         'net.tcp',
         'db.login',
+        'db.backend-credentials',
         'containers.running',
         'containers.health',
         'containers.fresh-credentials',
@@ -137,8 +140,11 @@ describe('could not check is error, never a verdict', () => {
     ssm.on(GetParameterCommand).rejects(awsError('AccessDeniedException', 'User is not authorized to perform: kms:Decrypt on the resource associated with this ciphertext'));
     const s = await status();
     expect(check(s, 'db.login')).toMatchObject({ status: 'error', evidence: { reason: 'kms-denied' } });
+    expect(check(s, 'db.backend-credentials')).toMatchObject({ status: 'error', evidence: { reason: 'kms-denied' } });
     expect(check(s, 'db.login').summary).toContain('kms:Decrypt');
-    expect(s.checks.filter((c) => c.status !== 'pass').map((c) => c.id)).toEqual(['db.login']);
+    expect(s.checks.filter((c) => c.status !== 'pass').map((c) => c.id)).toEqual(['db.login', 'db.backend-credentials']);
+    // One decrypted read for the two checks that need the password.
+    expect(ssm.commandCalls(GetParameterCommand)).toHaveLength(1);
     expect(s.overall).toBe('degraded');
   });
 
@@ -412,17 +418,17 @@ describe('verdicts and their fixes', () => {
     expect(check(await status(), 'containers.running').status).toBe('fail');
   });
 
-  it('a container started before the password changed fails containers.fresh-credentials', async () => {
-    ssm.on(GetCommandInvocationCommand, { InstanceId: 'i-0001' }).resolves({
-      Status: 'Success',
-      StandardOutputContent: dockerInspect('running', new Date(PASSWORD_CHANGED.getTime() - 60_000)),
-    });
+  it('a container started before the password changed to another value fails containers.fresh-credentials', async () => {
+    startedBeforeTheChange();
+    passwordHistory({ 2: 'the-previous-password', 3: PASSWORD });
     const s = await status();
     const c = check(s, 'containers.fresh-credentials');
     expect(c.status).toBe('fail');
-    expect(c.summary).toContain('i-0001 started before the password changed');
+    expect(c.summary).toContain('i-0001 started with another password than the current one (version 3');
+    expect(c.evidence['i-0001.password']).toBe('started with version 2; version 3 holds another value');
     expect(c.fix?.commands?.[0]).toContain('--instance-ids i-0001 ');
     expect(s.rootCause).toBe('containers.fresh-credentials');
+    expect(JSON.stringify(s)).not.toContain('the-previous-password');
   });
 
   it('a backend answering 503 fails containers.health, and its body is shown with any password masked', async () => {
@@ -432,6 +438,74 @@ describe('verdicts and their fixes', () => {
     expect(c.status).toBe('fail');
     expect(c.summary).toContain('i-0002 answered 503');
     expect(JSON.stringify(c)).not.toContain('leaked-password');
+  });
+});
+
+/** i-0001's container started a minute before db-password's version 3 was written. */
+function startedBeforeTheChange() {
+  ssm.on(GetCommandInvocationCommand, { InstanceId: 'i-0001' }).resolves({
+    Status: 'Success',
+    StandardOutputContent: dockerInspect('running', new Date(PASSWORD_CHANGED.getTime() - 60_000)),
+  });
+}
+
+/** db-password's history (times: a day apart, ending at PASSWORD_CHANGED) and each version's value, decrypted by name:version. */
+function passwordHistory(values: Record<number, string>) {
+  const versions = Object.keys(values).map(Number).sort((a, b) => a - b);
+  const when = (v: number) => new Date(PASSWORD_CHANGED.getTime() - (versions.at(-1)! - v) * 86_400_000);
+  ssm.on(GetParameterHistoryCommand).resolves({ Parameters: versions.map((v) => ({ Name: '/linkbox/db-password', Type: 'SecureString', Version: v, LastModifiedDate: when(v) })) });
+  ssm.on(GetParametersCommand, { WithDecryption: true }).callsFake((input: { Names: string[] }) => ({
+    Parameters: input.Names.flatMap((n) => {
+      const v = Number(n.split(':')[1]);
+      return values[v] === undefined ? [] : [{ Name: '/linkbox/db-password', Selector: `:${v}`, Type: 'SecureString', Version: v, Value: values[v], LastModifiedDate: when(v) }];
+    }),
+    InvalidParameters: [],
+  }));
+}
+
+const decryptingCalls = () => ssm.commandCalls(GetParametersCommand).filter((c) => c.args[0].input.WithDecryption === true);
+
+describe('freshness by value: a container is stale only if the password it started with is not the current one', () => {
+  it('passes a container started before a rewrite of the same value, and never shows either value', async () => {
+    startedBeforeTheChange();
+    passwordHistory({ 2: PASSWORD, 3: PASSWORD });
+    const s = await status();
+    const c = check(s, 'containers.fresh-credentials');
+    expect(c).toMatchObject({ status: 'pass', evidence: { 'i-0001.password': 'started with version 2; version 3 holds the same value' } });
+    expect(c.summary).toContain('i-0001 started before version 3 was written, but with the same value');
+    expect(s).toMatchObject({ overall: 'healthy', rootCause: null });
+    expect(JSON.stringify(s)).not.toContain(PASSWORD);
+  });
+
+  it('decrypts only the two versions it compares, once: a steady state costs no decryption and no history read', async () => {
+    startedBeforeTheChange();
+    passwordHistory({ 1: 'older', 2: PASSWORD, 3: PASSWORD });
+    await status();
+    expect(decryptingCalls().map((c) => [...c.args[0].input.Names!].sort())).toEqual([['/linkbox/db-password:2', '/linkbox/db-password:3']]);
+    expect(ssm.commandCalls(GetParameterHistoryCommand)).toHaveLength(1);
+    await status();
+    await status();
+    expect(decryptingCalls()).toHaveLength(1);
+    expect(ssm.commandCalls(GetParameterHistoryCommand)).toHaveLength(1);
+  });
+
+  it('reads no history at all while every container started after the last change', async () => {
+    await status();
+    expect(ssm.commandCalls(GetParameterHistoryCommand)).toHaveLength(0);
+    expect(decryptingCalls()).toHaveLength(0);
+  });
+
+  it('calls a container stale that started before the oldest version SSM keeps', async () => {
+    ssm.on(GetCommandInvocationCommand, { InstanceId: 'i-0001' }).resolves({ Status: 'Success', StandardOutputContent: dockerInspect('running', new Date(PASSWORD_CHANGED.getTime() - 30 * 86_400_000)) });
+    passwordHistory({ 2: PASSWORD, 3: PASSWORD });
+    const c = check(await status(), 'containers.fresh-credentials');
+    expect(c).toMatchObject({ status: 'fail', evidence: { 'i-0001.password': 'started before the oldest version SSM keeps, so before version 3' } });
+  });
+
+  it('says "could not check" when the history or a past version cannot be read, never stale', async () => {
+    startedBeforeTheChange();
+    ssm.on(GetParameterHistoryCommand).rejects(awsError('AccessDeniedException', 'not authorized to perform: ssm:GetParameterHistory'));
+    expect(check(await status(), 'containers.fresh-credentials')).toMatchObject({ status: 'error', evidence: { reason: 'denied' } });
   });
 });
 
