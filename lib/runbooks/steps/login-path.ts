@@ -17,12 +17,13 @@ import type { RunbookOnlyStepId } from '../types';
 /** What a backend's /health failure says about why its login failed, from the error it printed. */
 type FailureKind = 'credentials' | 'network' | 'tls' | 'database' | 'other';
 
-const KIND_WORDS: Record<FailureKind, string> = {
-  credentials: 'are refused the login',
-  network: 'cannot reach the database',
-  tls: 'fail the TLS handshake',
-  database: 'are told the database does not exist',
-  other: 'fail their database check',
+/** What the failing backends do, for one backend and for several. */
+const KIND_WORDS: Record<FailureKind, [string, string]> = {
+  credentials: ['is refused the login', 'are refused the login'],
+  network: ['cannot reach the database', 'cannot reach the database'],
+  tls: ['fails the TLS handshake', 'fail the TLS handshake'],
+  database: ['is told the database does not exist', 'are told the database does not exist'],
+  other: ['fails its database check', 'fail their database check'],
 };
 
 /** The checks that explain a difference between the two paths, in the order they are weighed. */
@@ -70,7 +71,7 @@ export const loginPathStep: CheckDefinition<AwsCheckContext, RunbookOnlyStepId> 
 
     if (login.status === 'pass') {
       const who = failing.map((b) => b.id).join(', ');
-      const symptom = `The console logs in with the SSM credentials, but ${who} ${[...kinds].map((k) => KIND_WORDS[k]).join(' or ')}`;
+      const symptom = `The console logs in with the SSM credentials, but ${who} ${[...kinds].map((k) => KIND_WORDS[k][failing.length === 1 ? 0 : 1]).join(' or ')}`;
       if (because.length > 0) {
         return { status: 'fail', summary: `${symptom}. What differs: ${because.join('; ')}`, evidence, fix: { summary: `Fix ${explained[0]!.id}, the root cause; the backends then log in as the console does.` } };
       }
@@ -90,7 +91,7 @@ export const loginPathStep: CheckDefinition<AwsCheckContext, RunbookOnlyStepId> 
         : 'they started with values SSM no longer holds (a parameter changed after they started, and the database did not follow)';
     return {
       status: 'fail',
-      summary: `The console's login with the SSM credentials fails (db.login), but ${fine.join(', ')} log in: ${held}`,
+      summary: `The console's login with the SSM credentials fails (db.login), but ${fine.join(', ')} ${fine.length === 1 ? 'logs' : 'log'} in: ${held}`,
       evidence,
       fix: { summary: 'Fix what db.login reports (the stored value is the wrong one); restarting those backends now would break them too.' },
     };

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
-import { DescribeInstancesCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, DescribeNetworkAclsCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
 import { DescribeParametersCommand, GetCommandInvocationCommand, GetParameterCommand, GetParameterHistoryCommand, GetParametersCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
 import { AuthorizationError } from '@/lib/roles';
 import type { CheckId, CheckResult, EnvironmentStatus } from '@/lib/checks/types';
@@ -16,6 +16,7 @@ import {
   inspectOutput,
   ec2,
   healthyAws,
+  healthyNetworkAcls,
   PASSWORD,
   PASSWORD_CHANGED,
   rds,
@@ -506,6 +507,96 @@ describe('freshness by value: a container is stale only if the password it start
     startedBeforeTheChange();
     ssm.on(GetParameterHistoryCommand).rejects(awsError('AccessDeniedException', 'not authorized to perform: ssm:GetParameterHistory'));
     expect(check(await status(), 'containers.fresh-credentials')).toMatchObject({ status: 'error', evidence: { reason: 'denied' } });
+  });
+});
+
+describe('each backend\'s own path and credentials', () => {
+  const instances = (secondGroups: string[]) =>
+    ec2.on(DescribeInstancesCommand).resolves({
+      Reservations: [
+        {
+          Instances: [
+            { InstanceId: 'i-0001', State: { Name: 'running' }, PrivateIpAddress: '10.0.1.10', SubnetId: 'subnet-app-a', VpcId: 'vpc-1', SecurityGroups: [{ GroupId: 'sg-backend' }] },
+            { InstanceId: 'i-0002', State: { Name: 'running' }, PrivateIpAddress: '10.0.2.11', SubnetId: 'subnet-app-b', VpcId: 'vpc-1', SecurityGroups: secondGroups.map((GroupId) => ({ GroupId })) },
+          ],
+        },
+      ],
+    });
+
+  it('an instance moved out of the backend group fails net.instance-security-groups, naming it, with the command that puts it back', async () => {
+    instances(['sg-other']);
+    ec2.on(DescribeSecurityGroupsCommand, { GroupIds: ['sg-other'] }).resolves({ SecurityGroups: [{ GroupId: 'sg-other', GroupName: 'misc', VpcId: 'vpc-1', IpPermissions: [], IpPermissionsEgress: [{ IpProtocol: '-1', IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] }] });
+    const s = await status();
+    const c = check(s, 'net.instance-security-groups');
+    expect(c.status).toBe('fail');
+    expect(c.summary).toContain('i-0002: sg-db admits neither sg-other nor 10.0.2.11 on tcp 5432');
+    expect(c.evidence).toMatchObject({ databaseRules: 'sg-db: tcp 5432 from sg-backend' });
+    expect(c.fix?.commands).toEqual(['aws ec2 modify-instance-attribute --instance-id i-0002 --groups sg-other sg-backend --region us-east-1 --endpoint-url http://127.0.0.1:1']);
+    expect(check(s, 'sg.backend-ingress').status).toBe('pass');
+    expect(s.rootCause).toBe('net.instance-security-groups');
+    // The configured groups came with the selector's query; only the stray one cost a second call.
+    expect(ec2.commandCalls(DescribeSecurityGroupsCommand)).toHaveLength(2);
+  });
+
+  it('address rules that admit only some instances warn on sg.backend-ingress and fail the others per instance', async () => {
+    ec2.on(DescribeSecurityGroupsCommand).resolves({
+      SecurityGroups: [
+        { GroupId: 'sg-db', GroupName: 'linkbox-db-sg', VpcId: 'vpc-1', Tags: [{ Key: 'Name', Value: 'linkbox-db-sg' }], IpPermissions: [{ IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, IpRanges: [{ CidrIp: '10.0.1.10/32' }] }], IpPermissionsEgress: [] },
+        { GroupId: 'sg-backend', GroupName: 'linkbox-backend-sg', VpcId: 'vpc-1', Tags: [{ Key: 'Name', Value: 'linkbox-backend-sg' }], IpPermissions: [], IpPermissionsEgress: [{ IpProtocol: '-1', IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] },
+      ],
+    });
+    const s = await status();
+    expect(check(s, 'sg.backend-ingress')).toMatchObject({ status: 'warn', evidence: { admittedByAddressOnly: 'i-0001 (10.0.1.10)' } });
+    const c = check(s, 'net.instance-security-groups');
+    expect(c.status).toBe('fail');
+    expect(c.summary).toContain('i-0002');
+    expect(c.summary).not.toContain('i-0001');
+    expect(c.fix?.commands).toEqual(['aws ec2 authorize-security-group-ingress --group-id sg-db --protocol tcp --port 5432 --source-group sg-backend --region us-east-1 --endpoint-url http://127.0.0.1:1']);
+    expect(s.rootCause).toBe('net.instance-security-groups');
+  });
+
+  it('a deny entry for one app subnet fails net.network-acls with the entry and the command that removes it', async () => {
+    const acls = healthyNetworkAcls();
+    acls[1]!.Entries.push({ RuleNumber: 90, Egress: false, Protocol: '6', RuleAction: 'deny', CidrBlock: '10.0.2.0/24', PortRange: { From: 5432, To: 5432 } });
+    ec2.on(DescribeNetworkAclsCommand).resolves({ NetworkAcls: acls });
+    const s = await status();
+    const c = check(s, 'net.network-acls');
+    expect(c.status).toBe('fail');
+    expect(c.summary).toContain('i-0002 (linkbox-backend-2): the request into subnet-db-a (linkbox-db-a) is dropped by acl-db: port 5432 from 10.0.2.11: ingress rule 90 (deny tcp 5432 from 10.0.2.0/24)');
+    expect(String(c.evidence['i-0001 (linkbox-backend-1)'])).toMatch(/^passes: /);
+    expect(c.fix?.commands).toEqual(['aws ec2 delete-network-acl-entry --network-acl-id acl-db --ingress --rule-number 90 --region us-east-1 --endpoint-url http://127.0.0.1:1']);
+    expect(s.rootCause).toBe('net.network-acls');
+  });
+
+  it('a DB subnet moved to an empty ACL fails net.network-acls with the association back to its siblings\' ACL', async () => {
+    const acls = healthyNetworkAcls();
+    acls[1]!.Associations = [{ NetworkAclAssociationId: 'aclassoc-db-b', SubnetId: 'subnet-db-b' }];
+    acls.push({ NetworkAclId: 'acl-empty', VpcId: 'vpc-1', IsDefault: false, Associations: [{ NetworkAclAssociationId: 'aclassoc-new', SubnetId: 'subnet-db-a' }], Entries: [] });
+    ec2.on(DescribeNetworkAclsCommand).resolves({ NetworkAcls: acls });
+    const c = check(await status(), 'net.network-acls');
+    expect(c.status).toBe('fail');
+    expect(c.fix?.commands).toEqual(['aws ec2 replace-network-acl-association --association-id aclassoc-new --network-acl-id acl-db --region us-east-1 --endpoint-url http://127.0.0.1:1']);
+  });
+
+  it('a password RDS and SSM agree on but the backend decodes fails db.backend-credentials, while db.login passes', async () => {
+    const encoded = 'Unit%41Only-7f3a9c';
+    const db = await startFakePostgres(encoded);
+    try {
+      setTestConfig({ dbPort: db.port, healthUrls: { 'i-0001': healthy.url, 'i-0002': healthy.url } });
+      ssm.on(GetParameterCommand).resolves({ Parameter: { Name: '/linkbox/db-password', Type: 'SecureString', Value: encoded, Version: 3 } });
+      const s = await status();
+      expect(check(s, 'db.login').status).toBe('pass');
+      const c = check(s, 'db.backend-credentials');
+      expect(c.status).toBe('fail');
+      expect(c.summary).toContain('another password than /linkbox/db-password holds: /linkbox/db-password holds a percent sign followed by two hex digits (%XX)');
+      expect(c.evidence).toMatchObject({ backendSends: 'user linkbox, password differs from SSM, host ' + DB_ENDPOINT + ', port 5432, database linkbox', 'psql $DATABASE_URL': expect.stringContaining('sends the same as the backend') });
+      expect(c.fix?.summary).toContain('/environments/production/rotate');
+      expect(s.rootCause).toBe('db.backend-credentials');
+      expect(JSON.stringify(s)).not.toContain(encoded);
+      expect(JSON.stringify(s)).not.toContain('UnitAOnly');
+    } finally {
+      await db.close();
+    }
   });
 });
 
