@@ -1,7 +1,7 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
-import { DescribeInstancesCommand, DescribeNetworkAclsCommand, DescribeNetworkInterfacesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, DescribeNetworkAclsCommand, DescribeNetworkInterfacesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, EC2Client, type NetworkAcl } from '@aws-sdk/client-ec2';
 import {
   DescribeParametersCommand,
   GetCommandInvocationCommand,
@@ -40,8 +40,8 @@ export const SUBNETS = [
 ];
 
 /** The lab's custom ACLs, as EC2 lists them: request and reply rules for each app/DB subnet pair. */
-export function healthyNetworkAcls() {
-  const entry = (RuleNumber: number, Egress: boolean, CidrBlock: string, From: number, To: number) => ({ RuleNumber, Egress, Protocol: '6', RuleAction: 'allow', CidrBlock, PortRange: { From, To } });
+export function healthyNetworkAcls(): Array<NetworkAcl & { Entries: NonNullable<NetworkAcl['Entries']> }> {
+  const entry = (RuleNumber: number, Egress: boolean, CidrBlock: string, From: number, To: number) => ({ RuleNumber, Egress, Protocol: '6', RuleAction: 'allow' as const, CidrBlock, PortRange: { From, To } });
   return [
     {
       NetworkAclId: 'acl-app',
@@ -63,7 +63,16 @@ export function healthyNetworkAcls() {
       ],
       Entries: [entry(100, false, '10.0.1.0/24', 5432, 5432), entry(101, false, '10.0.2.0/24', 5432, 5432), entry(100, true, '10.0.1.0/24', 1024, 65535), entry(101, true, '10.0.2.0/24', 1024, 65535)],
     },
-    { NetworkAclId: 'acl-default', VpcId: 'vpc-1', IsDefault: true, Associations: [], Entries: [{ RuleNumber: 100, Egress: false, Protocol: '-1', RuleAction: 'allow', CidrBlock: '0.0.0.0/0' }, { RuleNumber: 100, Egress: true, Protocol: '-1', RuleAction: 'allow', CidrBlock: '0.0.0.0/0' }] },
+    {
+      NetworkAclId: 'acl-default',
+      VpcId: 'vpc-1',
+      IsDefault: true,
+      Associations: [],
+      Entries: [
+        { RuleNumber: 100, Egress: false, Protocol: '-1', RuleAction: 'allow', CidrBlock: '0.0.0.0/0' },
+        { RuleNumber: 100, Egress: true, Protocol: '-1', RuleAction: 'allow', CidrBlock: '0.0.0.0/0' },
+      ],
+    },
   ];
 }
 
