@@ -657,3 +657,17 @@ describe('container state, cached longer than the status', () => {
     expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(2);
   });
 });
+
+describe('the one decrypted read of a run', () => {
+  it('is shared by the checks of a run and forgotten once the run has settled', async () => {
+    const { createAwsContext } = await import('@/lib/checks/context');
+    const { runChecks } = await import('@/lib/checks/run');
+    const { getEnvironment } = await import('@/lib/config/load');
+    const ctx = createAwsContext(getEnvironment('production') as AwsEnvironmentConfig, { budgetMs: 1000, ttlMs: 0, fresh: true });
+    const reader = (id: CheckId) => ({ id, kinds: ['aws' as const], run: async () => ({ status: 'pass' as const, summary: (await ctx.databasePassword()).length > 0 ? 'read' : '', evidence: {} }) });
+    await runChecks([reader('db.login'), reader('db.backend-credentials')], ctx, { dependencies: () => [] }).all;
+    expect(ssm.commandCalls(GetParameterCommand)).toHaveLength(1);
+    await runChecks([reader('db.login')], ctx, { dependencies: () => [] }).all;
+    expect(ssm.commandCalls(GetParameterCommand)).toHaveLength(2);
+  });
+});
