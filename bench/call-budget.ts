@@ -15,7 +15,8 @@ const DIAGNOSIS = '/api/v1/environments/production/diagnosis?fresh=1';
 
 /**
  * What a fresh diagnosis may cost: each API of the status once (the password decrypted once for the
- * login, each instance asked once for its command's answer), plus the runbook-only calls: one
+ * login and the backend-credentials check, each instance asked once for its command's answer, the
+ * VPC's subnets, network ACLs and RDS's interface for the path checks), plus the runbook-only calls: one
  * GetInstanceProfile and one SimulatePrincipalPolicy (all its actions) for the lab's one instance
  * role, and the agents. One SendCommand carries both the container inspection and nc.
  */
@@ -27,6 +28,9 @@ function diagnosisBudget(instances: number): Record<string, number> {
     'rds:DescribeDBInstances': 1,
     'ec2:DescribeSecurityGroups': 1,
     'ec2:DescribeInstances': 1,
+    'ec2:DescribeSubnets': 1,
+    'ec2:DescribeNetworkAcls': 1,
+    'ec2:DescribeNetworkInterfaces': 1,
     'ssm:SendCommand': 1,
     'ssm:GetCommandInvocation': instances,
     'iam:GetInstanceProfile': 1,

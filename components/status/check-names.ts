@@ -12,11 +12,14 @@ export const CHECK_TITLES: Record<CheckId, string> = {
   'rds.private': 'Not publicly accessible',
   'sg.backend-ingress': 'Backends admitted to the database port',
   'sg.no-public-ingress': 'No public ingress on the database port',
+  'net.instance-security-groups': 'Each backend admitted by the database\'s security groups',
+  'net.network-acls': 'Network ACLs pass each backend\'s traffic both ways',
   'net.tcp': 'TCP connection to the endpoint',
   'db.login': 'Login with the SSM credentials',
+  'db.backend-credentials': 'Backends send the SSM credentials unchanged',
   'containers.running': 'Instances and containers running',
+  'containers.fresh-credentials': 'Containers hold the current password',
   'containers.health': 'Backends answer /health',
-  'containers.fresh-credentials': 'Containers started after the last password change',
   'local.database-url': 'DATABASE_URL in use',
 };
 

@@ -1,24 +1,36 @@
 import 'server-only';
-import { DescribeInstancesCommand, DescribeSecurityGroupsCommand, type Filter, type SecurityGroup as SdkSecurityGroup } from '@aws-sdk/client-ec2';
+import {
+  DescribeInstancesCommand,
+  DescribeNetworkAclsCommand,
+  DescribeNetworkInterfacesCommand,
+  DescribeSecurityGroupsCommand,
+  DescribeSubnetsCommand,
+  type Filter,
+  type IpPermission,
+  type SecurityGroup as SdkSecurityGroup,
+} from '@aws-sdk/client-ec2';
 import type { AwsEnvironmentConfig } from '@/lib/config/schema';
 import { awsClients, sendOptions, type CallOptions } from './clients';
 
-// Security groups and backend instances, found by the environment's selectors (ids or tags).
+// Security groups and backend instances, found by the environment's selectors (ids or tags), and
+// the VPC around them as each backend's path to the database crosses it: subnets, network ACLs and
+// RDS's own network interface.
 
 type Selector = AwsEnvironmentConfig['dbSecurityGroup'];
 
-export interface IngressSource {
+/** The other side of a rule: where an ingress rule admits traffic from, where an egress rule lets it go. */
+export interface RulePeer {
   kind: 'group' | 'cidr' | 'cidr6' | 'prefix-list';
   value: string;
   description: string | null;
 }
 
-export interface IngressRule {
-  /** "tcp", "udp", "icmp" or "-1" (all traffic). */
+export interface SecurityGroupRule {
+  /** "tcp", "udp", "icmp" or "-1" (all traffic); EC2 may also answer with the number ("6"). */
   protocol: string;
   fromPort: number | null;
   toPort: number | null;
-  sources: IngressSource[];
+  peers: RulePeer[];
 }
 
 export interface SecurityGroupInfo {
@@ -26,7 +38,8 @@ export interface SecurityGroupInfo {
   name: string | null;
   vpcId: string | null;
   tags: Record<string, string>;
-  ingress: IngressRule[];
+  ingress: SecurityGroupRule[];
+  egress: SecurityGroupRule[];
 }
 
 export interface LinkboxSecurityGroups {
@@ -41,6 +54,8 @@ export interface BackendInstance {
   state: string | null;
   privateIp: string | null;
   subnetId: string | null;
+  vpcId: string | null;
+  /** The instance's own groups (DescribeInstances' SecurityGroups, which modify-instance-attribute --groups replaces). */
   securityGroupIds: string[];
   /** The instance profile whose role start_application.sh reads SSM with; null when it has none. */
   instanceProfileArn: string | null;
@@ -48,18 +63,7 @@ export interface BackendInstance {
 
 /** Both groups with one DescribeSecurityGroups call when the selectors allow it, else two at once. */
 export async function describeLinkboxSecurityGroups(env: AwsEnvironmentConfig, opts: CallOptions = {}): Promise<LinkboxSecurityGroups> {
-  const { ec2 } = awsClients(env);
-  const sendOpts = sendOptions(opts);
-  const fetch = async (input: { GroupIds?: string[]; Filters?: Filter[] }) => {
-    const groups: SdkSecurityGroup[] = [];
-    let NextToken: string | undefined;
-    do {
-      const out = await ec2.send(new DescribeSecurityGroupsCommand({ ...input, NextToken }), sendOpts);
-      groups.push(...(out.SecurityGroups ?? []));
-      NextToken = out.NextToken;
-    } while (NextToken);
-    return groups.map(toGroupInfo);
-  };
+  const fetch = (input: GroupQuery) => describeGroups(env, input, opts);
   const combined = combinedQuery(env.dbSecurityGroup, env.backendSecurityGroup);
   if (combined) {
     const all = await fetch(combined);
@@ -67,6 +71,26 @@ export async function describeLinkboxSecurityGroups(env: AwsEnvironmentConfig, o
   }
   const [db, backend] = await Promise.all([fetch(queryFor(env.dbSecurityGroup)), fetch(queryFor(env.backendSecurityGroup))]);
   return { db, backend };
+}
+
+/** Security groups by id, with their ingress and egress rules: the groups a path check needs beyond the configured ones. */
+export function describeSecurityGroupsById(env: AwsEnvironmentConfig, groupIds: string[], opts: CallOptions = {}): Promise<SecurityGroupInfo[]> {
+  if (groupIds.length === 0) return Promise.resolve([]);
+  return describeGroups(env, { GroupIds: groupIds }, opts);
+}
+
+type GroupQuery = { GroupIds?: string[]; Filters?: Filter[] };
+
+async function describeGroups(env: AwsEnvironmentConfig, input: GroupQuery, opts: CallOptions): Promise<SecurityGroupInfo[]> {
+  const { ec2 } = awsClients(env);
+  const groups: SdkSecurityGroup[] = [];
+  let NextToken: string | undefined;
+  do {
+    const out = await ec2.send(new DescribeSecurityGroupsCommand({ ...input, NextToken }), sendOptions(opts));
+    groups.push(...(out.SecurityGroups ?? []));
+    NextToken = out.NextToken;
+  } while (NextToken);
+  return groups.map(toGroupInfo);
 }
 
 /** Every instance the environment's selector names (terminated ones too when named by id), sorted by id. */
@@ -85,10 +109,11 @@ export async function describeBackendInstances(env: AwsEnvironmentConfig, opts: 
         if (!('ids' in sel) && (i.State?.Name === 'terminated' || i.State?.Name === 'shutting-down')) continue;
         instances.push({
           id: i.InstanceId,
-          name: i.Tags?.find((t) => t.Key === 'Name')?.Value ?? null,
+          name: nameTag(i.Tags),
           state: i.State?.Name ?? null,
           privateIp: i.PrivateIpAddress ?? null,
           subnetId: i.SubnetId ?? null,
+          vpcId: i.VpcId ?? null,
           securityGroupIds: (i.SecurityGroups ?? []).flatMap((g) => (g.GroupId ? [g.GroupId] : [])),
           instanceProfileArn: i.IamInstanceProfile?.Arn ?? null,
         });
@@ -99,18 +124,19 @@ export async function describeBackendInstances(env: AwsEnvironmentConfig, opts: 
   return instances.sort((a, b) => a.id.localeCompare(b.id));
 }
 
-/** Does this rule let traffic in on `port`? */
-export function ruleCoversPort(rule: IngressRule, port: number): boolean {
+/** Does this rule let TCP traffic through on `port`? */
+export function ruleCoversPort(rule: SecurityGroupRule, port: number): boolean {
   if (rule.protocol === '-1' || rule.protocol === 'all') return true;
   if (rule.protocol !== 'tcp' && rule.protocol !== '6') return false;
   if (rule.fromPort === null || rule.toPort === null) return false;
   return rule.fromPort <= port && port <= rule.toPort;
 }
 
-export function describeRule(rule: IngressRule, source: IngressSource): string {
-  const proto = rule.protocol === '-1' ? 'all traffic' : rule.protocol;
+/** "tcp 5432 from sg-1 (note)"; an egress rule reads "tcp 5432 to 10.0.0.0/16". */
+export function describeRule(rule: SecurityGroupRule, peer: RulePeer, direction: 'from' | 'to' = 'from'): string {
+  const proto = rule.protocol === '-1' ? 'all traffic' : rule.protocol === '6' ? 'tcp' : rule.protocol;
   const ports = rule.protocol === '-1' ? '' : rule.fromPort === rule.toPort ? ` ${rule.fromPort}` : ` ${rule.fromPort}-${rule.toPort}`;
-  return `${proto}${ports} from ${source.value}${source.description ? ` (${source.description})` : ''}`;
+  return `${proto}${ports} ${direction} ${peer.value}${peer.description ? ` (${peer.description})` : ''}`;
 }
 
 function toGroupInfo(g: SdkSecurityGroup): SecurityGroupInfo {
@@ -119,17 +145,22 @@ function toGroupInfo(g: SdkSecurityGroup): SecurityGroupInfo {
     name: g.GroupName ?? null,
     vpcId: g.VpcId ?? null,
     tags: Object.fromEntries((g.Tags ?? []).filter((t) => t.Key).map((t) => [t.Key!, t.Value ?? ''])),
-    ingress: (g.IpPermissions ?? []).map((p) => ({
-      protocol: p.IpProtocol ?? '-1',
-      fromPort: typeof p.FromPort === 'number' ? p.FromPort : null,
-      toPort: typeof p.ToPort === 'number' ? p.ToPort : null,
-      sources: [
-        ...(p.UserIdGroupPairs ?? []).filter((s) => s.GroupId).map((s) => ({ kind: 'group' as const, value: s.GroupId!, description: s.Description ?? null })),
-        ...(p.IpRanges ?? []).filter((s) => s.CidrIp).map((s) => ({ kind: 'cidr' as const, value: s.CidrIp!, description: s.Description ?? null })),
-        ...(p.Ipv6Ranges ?? []).filter((s) => s.CidrIpv6).map((s) => ({ kind: 'cidr6' as const, value: s.CidrIpv6!, description: s.Description ?? null })),
-        ...(p.PrefixListIds ?? []).filter((s) => s.PrefixListId).map((s) => ({ kind: 'prefix-list' as const, value: s.PrefixListId!, description: s.Description ?? null })),
-      ],
-    })),
+    ingress: (g.IpPermissions ?? []).map(toRule),
+    egress: (g.IpPermissionsEgress ?? []).map(toRule),
+  };
+}
+
+function toRule(p: IpPermission): SecurityGroupRule {
+  return {
+    protocol: p.IpProtocol ?? '-1',
+    fromPort: typeof p.FromPort === 'number' ? p.FromPort : null,
+    toPort: typeof p.ToPort === 'number' ? p.ToPort : null,
+    peers: [
+      ...(p.UserIdGroupPairs ?? []).filter((s) => s.GroupId).map((s) => ({ kind: 'group' as const, value: s.GroupId!, description: s.Description ?? null })),
+      ...(p.IpRanges ?? []).filter((s) => s.CidrIp).map((s) => ({ kind: 'cidr' as const, value: s.CidrIp!, description: s.Description ?? null })),
+      ...(p.Ipv6Ranges ?? []).filter((s) => s.CidrIpv6).map((s) => ({ kind: 'cidr6' as const, value: s.CidrIpv6!, description: s.Description ?? null })),
+      ...(p.PrefixListIds ?? []).filter((s) => s.PrefixListId).map((s) => ({ kind: 'prefix-list' as const, value: s.PrefixListId!, description: s.Description ?? null })),
+    ],
   };
 }
 
@@ -137,7 +168,7 @@ function tagFilters(tags: Record<string, string>): Filter[] {
   return Object.entries(tags).map(([k, v]) => ({ Name: `tag:${k}`, Values: [v] }));
 }
 
-function queryFor(sel: Selector): { GroupIds?: string[]; Filters?: Filter[] } {
+function queryFor(sel: Selector): GroupQuery {
   return 'ids' in sel ? { GroupIds: sel.ids } : { Filters: tagFilters(sel.tags) };
 }
 
@@ -145,7 +176,7 @@ function queryFor(sel: Selector): { GroupIds?: string[]; Filters?: Filter[] } {
  * One query that returns a superset of both selections: both by ids, or both by tags on the same
  * keys (values are OR-ed within a filter). Other mixes would AND away one of the groups.
  */
-function combinedQuery(a: Selector, b: Selector): { GroupIds?: string[]; Filters?: Filter[] } | null {
+function combinedQuery(a: Selector, b: Selector): GroupQuery | null {
   if ('ids' in a && 'ids' in b) return { GroupIds: [...new Set([...a.ids, ...b.ids])] };
   if ('tags' in a && 'tags' in b) {
     const keys = Object.keys(a.tags).sort();
@@ -159,4 +190,133 @@ function combinedQuery(a: Selector, b: Selector): { GroupIds?: string[]; Filters
 function matches(g: SecurityGroupInfo, sel: Selector): boolean {
   if ('ids' in sel) return sel.ids.includes(g.id);
   return Object.entries(sel.tags).every(([k, v]) => g.tags[k] === v);
+}
+
+// ---- The VPC between a backend and the database ----
+
+export interface SubnetInfo {
+  id: string;
+  name: string | null;
+  cidr: string | null;
+  vpcId: string | null;
+  availabilityZone: string | null;
+}
+
+export interface NetworkAclEntryInfo {
+  ruleNumber: number;
+  egress: boolean;
+  /** As EC2 stores it: "-1" (all), "6" or "tcp", "17" or "udp", ... */
+  protocol: string;
+  action: 'allow' | 'deny';
+  /** IPv4 CIDR; null for an IPv6 entry (ipv6Cidr). */
+  cidr: string | null;
+  ipv6Cidr: string | null;
+  /** Null when the entry names no ports (all protocols, or ICMP). */
+  ports: { from: number; to: number } | null;
+}
+
+export interface NetworkAclInfo {
+  id: string;
+  name: string | null;
+  vpcId: string | null;
+  isDefault: boolean;
+  associations: Array<{ associationId: string | null; subnetId: string }>;
+  /** Only the numbered entries: EC2 lists the final `*` deny of a custom ACL, moto does not; both mean the same. */
+  entries: NetworkAclEntryInfo[];
+}
+
+/** RDS's elastic network interface: where the endpoint's address lives. */
+export interface RdsNetworkInterface {
+  id: string;
+  subnetId: string | null;
+  privateIp: string | null;
+  availabilityZone: string | null;
+  securityGroupIds: string[];
+}
+
+/** How AWS describes the interfaces RDS creates for an instance. */
+export const RDS_INTERFACE_DESCRIPTION = 'RDSNetworkInterface';
+
+/** Every subnet of the VPC (one call: a VPC has a handful), with its CIDR and zone. */
+export async function describeVpcSubnets(env: AwsEnvironmentConfig, vpcId: string, opts: CallOptions = {}): Promise<SubnetInfo[]> {
+  const { ec2 } = awsClients(env);
+  const subnets: SubnetInfo[] = [];
+  let NextToken: string | undefined;
+  do {
+    const out = await ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }], NextToken }), sendOptions(opts));
+    for (const s of out.Subnets ?? []) {
+      if (!s.SubnetId) continue;
+      subnets.push({ id: s.SubnetId, name: nameTag(s.Tags), cidr: s.CidrBlock ?? null, vpcId: s.VpcId ?? null, availabilityZone: s.AvailabilityZone ?? null });
+    }
+    NextToken = out.NextToken;
+  } while (NextToken);
+  return subnets;
+}
+
+/** Every network ACL of the VPC with its associations and entries. */
+export async function describeVpcNetworkAcls(env: AwsEnvironmentConfig, vpcId: string, opts: CallOptions = {}): Promise<NetworkAclInfo[]> {
+  const { ec2 } = awsClients(env);
+  const acls: NetworkAclInfo[] = [];
+  let NextToken: string | undefined;
+  do {
+    const out = await ec2.send(new DescribeNetworkAclsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }], NextToken }), sendOptions(opts));
+    for (const acl of out.NetworkAcls ?? []) {
+      if (!acl.NetworkAclId) continue;
+      acls.push({
+        id: acl.NetworkAclId,
+        name: nameTag(acl.Tags),
+        vpcId: acl.VpcId ?? null,
+        isDefault: acl.IsDefault === true,
+        associations: (acl.Associations ?? []).flatMap((a) => (a.SubnetId ? [{ associationId: a.NetworkAclAssociationId ?? null, subnetId: a.SubnetId }] : [])),
+        entries: (acl.Entries ?? [])
+          .filter((e) => typeof e.RuleNumber === 'number' && e.RuleNumber < 32767)
+          .map((e) => ({
+            ruleNumber: e.RuleNumber!,
+            egress: e.Egress === true,
+            protocol: String(e.Protocol ?? '-1').toLowerCase(),
+            action: String(e.RuleAction).toLowerCase() === 'allow' ? ('allow' as const) : ('deny' as const),
+            cidr: e.CidrBlock ?? null,
+            ipv6Cidr: e.Ipv6CidrBlock ?? null,
+            ports: e.PortRange && typeof e.PortRange.From === 'number' && typeof e.PortRange.To === 'number' ? { from: e.PortRange.From, to: e.PortRange.To } : null,
+          })),
+      });
+    }
+    NextToken = out.NextToken;
+  } while (NextToken);
+  return acls;
+}
+
+/** The interfaces RDS made in the VPC (for every instance there: the caller picks its own by subnet and zone). */
+export async function describeRdsNetworkInterfaces(env: AwsEnvironmentConfig, vpcId: string, opts: CallOptions = {}): Promise<RdsNetworkInterface[]> {
+  const { ec2 } = awsClients(env);
+  const found: RdsNetworkInterface[] = [];
+  let NextToken: string | undefined;
+  do {
+    const out = await ec2.send(
+      new DescribeNetworkInterfacesCommand({
+        Filters: [
+          { Name: 'vpc-id', Values: [vpcId] },
+          { Name: 'description', Values: [RDS_INTERFACE_DESCRIPTION] },
+        ],
+        NextToken,
+      }),
+      sendOptions(opts),
+    );
+    for (const n of out.NetworkInterfaces ?? []) {
+      if (!n.NetworkInterfaceId) continue;
+      found.push({
+        id: n.NetworkInterfaceId,
+        subnetId: n.SubnetId ?? null,
+        privateIp: n.PrivateIpAddress ?? null,
+        availabilityZone: n.AvailabilityZone ?? null,
+        securityGroupIds: (n.Groups ?? []).flatMap((g) => (g.GroupId ? [g.GroupId] : [])),
+      });
+    }
+    NextToken = out.NextToken;
+  } while (NextToken);
+  return found;
+}
+
+function nameTag(tags: Array<{ Key?: string; Value?: string }> | undefined): string | null {
+  return tags?.find((t) => t.Key === 'Name')?.Value ?? null;
 }

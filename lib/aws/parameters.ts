@@ -1,13 +1,24 @@
 import 'server-only';
-import { DeleteParameterCommand, DescribeParametersCommand, GetParameterCommand, GetParametersCommand, PutParameterCommand, type ParameterType } from '@aws-sdk/client-ssm';
+import { createHmac, randomBytes } from 'node:crypto';
+import {
+  DeleteParameterCommand,
+  DescribeParametersCommand,
+  GetParameterCommand,
+  GetParameterHistoryCommand,
+  GetParametersCommand,
+  PutParameterCommand,
+  type ParameterType,
+} from '@aws-sdk/client-ssm';
 import type { AwsEnvironmentConfig } from '@/lib/config/schema';
+import { processWide } from '@/lib/process-wide';
 import { awsClients, sendOptions, type CallOptions } from './clients';
 import { LINKBOX_PARAMETERS, parameterName, pendingPasswordName, type LinkboxParameterKey } from './parameter-names';
 
 // The four parameters start_application.sh reads, and the rotation's pending slot beside
 // db-password. Readers return plain values; the password's value leaves this module only through
 // the two functions that decrypt it (readDatabasePassword, readPasswordSlots), never through a read
-// that may be cached or shown.
+// that may be cached or shown. Past versions are decrypted only to be fingerprinted here
+// (fingerprintPasswordVersions): what leaves is an HMAC under a key that never leaves the process.
 
 export { LINKBOX_PARAMETERS, parameterName, pendingPasswordName, type LinkboxParameterKey } from './parameter-names';
 
@@ -155,6 +166,57 @@ export async function deletePendingSlot(env: AwsEnvironmentConfig, opts: CallOpt
     if ((err as { name?: string }).name === 'ParameterNotFound') return 'already-gone';
     throw err;
   }
+}
+
+export interface ParameterVersion {
+  version: number;
+  /** ISO time the version was written. */
+  lastModifiedDate: string | null;
+}
+
+/** Every version SSM keeps of db-password (the last 100), oldest first: times only, nothing decrypted. */
+export async function readPasswordVersions(env: AwsEnvironmentConfig, opts: CallOptions = {}): Promise<ParameterVersion[]> {
+  const { ssm } = awsClients(env);
+  const versions: ParameterVersion[] = [];
+  let NextToken: string | undefined;
+  do {
+    const out = await ssm.send(new GetParameterHistoryCommand({ Name: parameterName(env, 'db-password'), WithDecryption: false, MaxResults: 50, NextToken }), sendOptions(opts));
+    for (const p of out.Parameters ?? []) if (typeof p.Version === 'number') versions.push({ version: p.Version, lastModifiedDate: toIso(p.LastModifiedDate) });
+    NextToken = out.NextToken;
+  } while (NextToken);
+  return versions.sort((a, b) => a.version - b.version);
+}
+
+/** SSM answers at most this many names (version selectors included) per GetParameters call. */
+const GET_PARAMETERS_MAX = 10;
+
+/**
+ * A fingerprint of each of these versions of db-password: exactly these versions are decrypted
+ * (GetParameters with "name:version" selectors), each value is turned into an HMAC under a key made
+ * for this process, and dropped. Equal fingerprints mean equal values; a fingerprint tells nothing
+ * about the value without the key. A version SSM no longer keeps is absent from the answer.
+ */
+export async function fingerprintPasswordVersions(env: AwsEnvironmentConfig, versions: ParameterVersion[], opts: CallOptions = {}): Promise<Map<number, string>> {
+  const { ssm } = awsClients(env);
+  const name = parameterName(env, 'db-password');
+  const fingerprints = new Map<number, string>();
+  for (let i = 0; i < versions.length; i += GET_PARAMETERS_MAX) {
+    const chunk = versions.slice(i, i + GET_PARAMETERS_MAX);
+    const out = await ssm.send(new GetParametersCommand({ Names: chunk.map((v) => `${name}:${v.version}`), WithDecryption: true }), sendOptions(opts));
+    for (const p of out.Parameters ?? []) {
+      const asked = chunk.find((v) => v.version === p.Version);
+      // Deleted and created again since the history was read: another value under the same number.
+      if (!asked || p.Value === undefined || (asked.lastModifiedDate && toIso(p.LastModifiedDate) !== asked.lastModifiedDate)) continue;
+      fingerprints.set(asked.version, passwordFingerprint(p.Value));
+    }
+  }
+  return fingerprints;
+}
+
+const fingerprintKey = processWide('aws.password-fingerprint-key', () => randomBytes(32));
+
+function passwordFingerprint(value: string): string {
+  return createHmac('sha256', fingerprintKey).update(value, 'utf8').digest('base64url');
 }
 
 export class MissingParameterError extends Error {

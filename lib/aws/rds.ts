@@ -18,6 +18,9 @@ export interface DatabaseInstance {
   pendingModifications: string[];
   securityGroupIds: string[];
   dbName: string | null;
+  availabilityZone: string | null;
+  /** Where RDS may place the instance's interface: the DB subnet group's subnets, and their VPC. */
+  subnetGroup: { name: string | null; vpcId: string | null; subnetIds: string[] } | null;
 }
 
 /** Null when the instance does not exist (a verdict); any other failure throws (could not check). */
@@ -46,6 +49,14 @@ export async function describeDatabaseInstance(env: AwsEnvironmentConfig, opts: 
     pendingModifications: pending,
     securityGroupIds: (db.VpcSecurityGroups ?? []).map((g) => g.VpcSecurityGroupId ?? '').filter(Boolean),
     dbName: db.DBName ?? null,
+    availabilityZone: db.AvailabilityZone ?? null,
+    subnetGroup: db.DBSubnetGroup
+      ? {
+          name: db.DBSubnetGroup.DBSubnetGroupName ?? null,
+          vpcId: db.DBSubnetGroup.VpcId ?? null,
+          subnetIds: (db.DBSubnetGroup.Subnets ?? []).flatMap((s) => (s.SubnetIdentifier ? [s.SubnetIdentifier] : [])),
+        }
+      : null,
   };
 }
 

@@ -1,11 +1,24 @@
 import 'server-only';
 import type { AwsEnvironmentConfig } from '@/lib/config/schema';
 import { processWide } from '@/lib/process-wide';
-import { cached, invalidateCache, primeCache, type CachedValue } from './cache';
+import { cached, invalidateCache, peekCache, primeCache, type CachedValue } from './cache';
 import { awsScope } from './clients';
-import { describeBackendInstances, describeLinkboxSecurityGroups, type BackendInstance, type LinkboxSecurityGroups } from './ec2';
+import {
+  describeBackendInstances,
+  describeLinkboxSecurityGroups,
+  describeRdsNetworkInterfaces,
+  describeSecurityGroupsById,
+  describeVpcNetworkAcls,
+  describeVpcSubnets,
+  type BackendInstance,
+  type LinkboxSecurityGroups,
+  type NetworkAclInfo,
+  type RdsNetworkInterface,
+  type SecurityGroupInfo,
+  type SubnetInfo,
+} from './ec2';
 import { instanceProfileRole, simulatePrincipalPolicy, type SimulatedDecision } from './iam';
-import { readLinkboxParameters, type LinkboxParameters } from './parameters';
+import { fingerprintPasswordVersions, readLinkboxParameters, readPasswordVersions, type LinkboxParameters, type ParameterVersion } from './parameters';
 import { describeDatabaseInstance, type DatabaseInstance } from './rds';
 import { describeAgentPings, readBackendReports, type BackendReport, type ContainerReport, type TcpProbeRequest, type TcpReport } from './run-command';
 
@@ -31,6 +44,8 @@ export interface ReadPolicy {
 export const BACKEND_REPORT_TTL_MS = 60_000;
 /** IAM's answers change rarely and cost more: kept this many times the plain TTL. */
 const SLOW_ANSWER_TTL_FACTOR = 4;
+/** What a past version of a parameter was never changes: its time and fingerprint are kept this long (LRU-bounded). */
+const PAST_VERSION_TTL_MS = 24 * 3_600_000;
 
 /** What was read, then where from (the scope), then which resource: a prefix names one kind of read. */
 function key(env: AwsEnvironmentConfig, what: string, ...parts: unknown[]): string {
@@ -53,6 +68,68 @@ export function securityGroups(env: AwsEnvironmentConfig, p: ReadPolicy): Promis
 
 export function backendInstances(env: AwsEnvironmentConfig, p: ReadPolicy): Promise<CachedValue<BackendInstance[]>> {
   return cached(key(env, 'backend-instances', env.backendInstances), p.ttlMs, () => describeBackendInstances(env, { signal: p.signal }), { fresh: p.fresh });
+}
+
+/**
+ * Groups by id, for the groups an instance or RDS names beyond the configured selectors (an
+ * instance moved to another group): those the selectors already read are taken from that answer,
+ * so a healthy fleet costs no second DescribeSecurityGroups.
+ */
+export async function securityGroupsById(env: AwsEnvironmentConfig, p: ReadPolicy, known: SecurityGroupInfo[], groupIds: string[]): Promise<SecurityGroupInfo[]> {
+  const have = new Map(known.map((g) => [g.id, g]));
+  const missing = [...new Set(groupIds)].filter((id) => !have.has(id)).sort();
+  if (missing.length === 0) return groupIds.flatMap((id) => have.get(id) ?? []);
+  const { value } = await cached(key(env, 'security-groups-by-id', missing), p.ttlMs, () => describeSecurityGroupsById(env, missing, { signal: p.signal }), { fresh: p.fresh });
+  for (const g of value) have.set(g.id, g);
+  return [...new Set(groupIds)].flatMap((id) => have.get(id) ?? []);
+}
+
+export function vpcSubnets(env: AwsEnvironmentConfig, p: ReadPolicy, vpcId: string): Promise<CachedValue<SubnetInfo[]>> {
+  return cached(key(env, 'subnets', vpcId), p.ttlMs, () => describeVpcSubnets(env, vpcId, { signal: p.signal }), { fresh: p.fresh });
+}
+
+export function vpcNetworkAcls(env: AwsEnvironmentConfig, p: ReadPolicy, vpcId: string): Promise<CachedValue<NetworkAclInfo[]>> {
+  return cached(key(env, 'network-acls', vpcId), p.ttlMs, () => describeVpcNetworkAcls(env, vpcId, { signal: p.signal }), { fresh: p.fresh });
+}
+
+export function rdsNetworkInterfaces(env: AwsEnvironmentConfig, p: ReadPolicy, vpcId: string): Promise<CachedValue<RdsNetworkInterface[]>> {
+  return cached(key(env, 'rds-interfaces', vpcId), p.ttlMs, () => describeRdsNetworkInterfaces(env, vpcId, { signal: p.signal }), { fresh: p.fresh });
+}
+
+/**
+ * db-password's versions up to `current`, oldest first. What came before a version never changes,
+ * so the answer is kept as long as `current` is the current one (and `fresh` does not apply).
+ */
+export async function passwordVersions(env: AwsEnvironmentConfig, p: ReadPolicy, current: ParameterVersion): Promise<ParameterVersion[]> {
+  const { value } = await cached(key(env, 'password-versions', env.parameterPrefix, current), PAST_VERSION_TTL_MS, () => readPasswordVersions(env, { signal: p.signal }));
+  return value.filter((v) => v.version <= current.version);
+}
+
+/**
+ * A fingerprint per version of db-password (lib/aws/parameters.ts: an HMAC, never the value),
+ * remembered per version, so only a version never fingerprinted before is decrypted. A version SSM
+ * no longer has is absent.
+ */
+export async function passwordFingerprints(env: AwsEnvironmentConfig, p: ReadPolicy, versions: ParameterVersion[]): Promise<Map<number, string>> {
+  const entryKey = (v: ParameterVersion) => key(env, 'password-fingerprint', env.parameterPrefix, v);
+  const found = new Map<number, string>();
+  const missing: ParameterVersion[] = [];
+  for (const v of versions) {
+    const hit = peekCache<string>(entryKey(v));
+    if (hit) found.set(v.version, hit.value);
+    else missing.push(v);
+  }
+  if (missing.length === 0) return found;
+  missing.sort((a, b) => a.version - b.version);
+  // Statuses that need the same versions at once share one decryption; nothing of it is kept but the fingerprints.
+  const { value, fetchedAt } = await cached(key(env, 'password-fingerprinting', env.parameterPrefix, missing), 0, () => fingerprintPasswordVersions(env, missing, { signal: p.signal }));
+  for (const v of missing) {
+    const fingerprint = value.get(v.version);
+    if (fingerprint === undefined) continue;
+    found.set(v.version, fingerprint);
+    primeCache(entryKey(v), fingerprint, fetchedAt, PAST_VERSION_TTL_MS);
+  }
+  return found;
 }
 
 interface BackendReportsEntry {

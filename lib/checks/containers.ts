@@ -1,17 +1,18 @@
 import 'server-only';
-import { parameterName } from '@/lib/aws/parameters';
+import { parameterName, type ParameterVersion } from '@/lib/aws/parameters';
 import type { AwsEnvironmentConfig } from '@/lib/config/schema';
 import { backendRestartLines, CONTAINER_NAME, type ContainerReport } from '@/lib/aws/run-command';
 import type { AwsCheckContext, CheckContext, LocalCheckContext } from './context';
 import { aws, selectorText, sendCommand, sh } from './fixes';
 import { healthUrl, probeHttp, type HttpProbe } from '@/lib/probes';
 import { PROBE_SHARE } from './context';
-import type { CheckDefinition } from './run';
+import { couldNotCheck, type CheckDefinition } from './run';
 import type { Evidence, Verdict } from './types';
 
 // The backends: each instance running with its linkbox-backend container up (docker inspect via
-// Run Command, cached longer because it is slow), answering /health, and started after the last
-// password change (a container keeps the DATABASE_URL it was started with).
+// Run Command, cached longer because it is slow), answering /health, and holding the current
+// password (a container keeps the DATABASE_URL it was started with): one started before the last
+// change is stale only if that change changed the value, which the parameter's history tells.
 
 export const containersRunningCheck: CheckDefinition<AwsCheckContext> = {
   id: 'containers.running',
@@ -143,24 +144,28 @@ export const freshCredentialsCheck: CheckDefinition<AwsCheckContext> = {
     const password = params.parameters['db-password'];
     const changedAt = password?.lastModifiedDate ?? null;
     const evidence: Evidence = { passwordChanged: changedAt, passwordVersion: password?.version ?? null };
-    if (!changedAt) return { status: 'error', summary: `Could not check: SSM did not say when ${parameterName(ctx.env, 'db-password')} last changed`, evidence };
-    const changed = Date.parse(changedAt);
-    const stale: string[] = [];
+    if (!changedAt || typeof password?.version !== 'number') {
+      return { status: 'error', summary: `Could not check: SSM did not say when ${parameterName(ctx.env, 'db-password')} last changed`, evidence };
+    }
+    const current: ParameterVersion = { version: password.version, lastModifiedDate: changedAt };
+    const maybeStale: Array<{ id: string; startedAt: string }> = [];
     const unknown: string[] = [];
     for (const i of instances.filter((x) => x.state === 'running')) {
       const r = reports[i.id];
       const startedAt = r?.ok ? r.container.startedAt : null;
       evidence[`${i.id}.startedAt`] = startedAt;
-      if (!r?.ok || !startedAt) {
-        unknown.push(i.id);
-        continue;
-      }
-      if (Date.parse(startedAt) < changed) stale.push(i.id);
+      if (!r?.ok || !startedAt) unknown.push(i.id);
+      else if (Date.parse(startedAt) < Date.parse(changedAt)) maybeStale.push({ id: i.id, startedAt });
     }
-    if (stale.length > 0) {
+    // Only the times say a container may be stale: whether it is, the values tell.
+    const judged = maybeStale.length > 0 ? await byValue(ctx, current, maybeStale) : { stale: [], same: [], unknown: [] };
+    if ('error' in judged) return { ...judged.error, evidence: { ...evidence, ...judged.error.evidence } };
+    for (const j of [...judged.stale, ...judged.same, ...judged.unknown]) evidence[`${j.id}.password`] = j.text;
+    if (judged.stale.length > 0) {
+      const stale = judged.stale.map((j) => j.id);
       return {
         status: 'fail',
-        summary: `${stale.join(', ')} started before the password changed (${changedAt}): still using the old password`,
+        summary: `${stale.join(', ')} started with another password than the current one (version ${current.version}, ${changedAt}): still using the old password`,
         evidence,
         fix: {
           summary: 'Restart those backends with the deploy\'s scripts so start_application.sh reads the new password (the console\'s rolling restart does it one instance at a time; `docker restart` would keep the old DATABASE_URL).',
@@ -168,10 +173,53 @@ export const freshCredentialsCheck: CheckDefinition<AwsCheckContext> = {
         },
       };
     }
-    if (unknown.length > 0) return { status: 'error', summary: `Could not check when the container started on ${unknown.join(', ')}`, evidence };
+    const undecided = [...unknown, ...judged.unknown.map((j) => j.id)];
+    if (undecided.length > 0) return { status: 'error', summary: `Could not check which password the container holds on ${undecided.join(', ')}`, evidence };
+    if (judged.same.length > 0) {
+      return {
+        status: 'pass',
+        summary: `Every container holds the current password: ${judged.same.map((j) => j.id).join(', ')} started before version ${current.version} was written, but with the same value`,
+        evidence,
+      };
+    }
     return { status: 'pass', summary: `Every container started after the last password change (${changedAt})`, evidence };
   },
 };
+
+type Judged = { id: string; text: string };
+
+/**
+ * For each container the times call stale: the version of db-password in effect when it started,
+ * and whether that version's value is the current one, by fingerprint (remembered per version, so
+ * a steady state decrypts nothing). A version SSM no longer keeps cannot be compared: stale.
+ */
+async function byValue(
+  ctx: AwsCheckContext,
+  current: ParameterVersion,
+  containers: Array<{ id: string; startedAt: string }>,
+): Promise<{ stale: Judged[]; same: Judged[]; unknown: Judged[] } | { error: Verdict }> {
+  try {
+    const history = await ctx.passwordVersions(current);
+    const atStart = containers.map((c) => ({ ...c, version: [...history].reverse().find((v) => v.lastModifiedDate && Date.parse(v.lastModifiedDate) <= Date.parse(c.startedAt)) ?? null }));
+    const needed = [current, ...atStart.flatMap((c) => (c.version ? [c.version] : []))];
+    const fingerprints = await ctx.passwordFingerprints([...new Map(needed.map((v) => [v.version, v])).values()]);
+    const now = fingerprints.get(current.version);
+    const out = { stale: [] as Judged[], same: [] as Judged[], unknown: [] as Judged[] };
+    for (const c of atStart) {
+      if (!c.version) {
+        out.stale.push({ id: c.id, text: `started before the oldest version SSM keeps, so before version ${current.version}` });
+        continue;
+      }
+      const then = fingerprints.get(c.version.version);
+      if (now === undefined || then === undefined) out.unknown.push({ id: c.id, text: `version ${c.version.version} could not be compared with version ${current.version}` });
+      else if (then === now) out.same.push({ id: c.id, text: `started with version ${c.version.version}; version ${current.version} holds the same value` });
+      else out.stale.push({ id: c.id, text: `started with version ${c.version.version}; version ${current.version} holds another value` });
+    }
+    return out;
+  } catch (err) {
+    return { error: { ...couldNotCheck(err, 'comparing past versions of the password') } };
+  }
+}
 
 function describeContainer(report: Extract<ContainerReport, { ok: true }>): string {
   const c = report.container;

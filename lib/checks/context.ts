@@ -1,16 +1,19 @@
 import 'server-only';
-import type { LinkboxSecurityGroups, BackendInstance } from '@/lib/aws/ec2';
+import type { LinkboxSecurityGroups, BackendInstance, RdsNetworkInterface } from '@/lib/aws/ec2';
 import { describeAwsError } from '@/lib/aws/errors';
-import type { LinkboxParameters } from '@/lib/aws/parameters';
+import { readDatabasePassword, type LinkboxParameters, type ParameterVersion } from '@/lib/aws/parameters';
 import type { DatabaseInstance } from '@/lib/aws/rds';
 import * as readers from '@/lib/aws/readers';
 import type { ContainerReport, TcpProbeRequest, TcpReport } from '@/lib/aws/run-command';
 import type { SimulatedDecision } from '@/lib/aws/iam';
 import type { AwsEnvironmentConfig, LocalEnvironmentConfig } from '@/lib/config/schema';
+import type { DatabaseNetworkView } from './network-path';
 
 // What the checks and runbook steps of one run share: each AWS read through lib/aws's cached
 // readers, at most once per run (memoised), started when the first check needs it and time-boxed by
 // the check budget. A diagnosis's steps run on the same context as the status checks they follow.
+// The one value never cached is the decrypted password: read once for the run's checks that need
+// it (db.login, db.backend-credentials) and dropped when every run on the context has settled.
 
 export interface RunSettings {
   /** Time budget of one check, ms. */
@@ -32,7 +35,13 @@ export type BackendTcp =
   | { kind: 'not-a-host'; endpoint: string }
   | { kind: 'no-running-instance'; instances: BackendInstance[] };
 
-export interface AwsCheckContext extends RunSettings {
+/** Every context: the runner marks a run's start and end, so what a run shares is dropped after it. */
+interface RunScope {
+  /** Called by the runner when a run on this context starts; the function it returns, when that run has settled. */
+  beginRun(): () => void;
+}
+
+export interface AwsCheckContext extends RunSettings, RunScope {
   kind: 'aws';
   env: AwsEnvironmentConfig;
   parameters(): Promise<LinkboxParameters>;
@@ -47,9 +56,17 @@ export interface AwsCheckContext extends RunSettings {
   agentPings(instanceIds: string[]): Promise<Record<string, string>>;
   profileRole(profileArn: string): Promise<string | null>;
   simulation(principalArn: string, checks: Array<{ action: string; resource: string }>): Promise<SimulatedDecision[]>;
+  /** The VPC between the backends and the database, for the path checks (lib/checks/network-path.ts). */
+  networkView(): Promise<DatabaseNetworkView>;
+  /** db-password's value, decrypted once for this run's checks; never cached beyond the run. */
+  databasePassword(): Promise<string>;
+  /** db-password's versions up to `current`, oldest first (times only). */
+  passwordVersions(current: ParameterVersion): Promise<ParameterVersion[]>;
+  /** A fingerprint (an HMAC, never the value) per version of db-password; decrypts only versions never fingerprinted. */
+  passwordFingerprints(versions: ParameterVersion[]): Promise<Map<number, string>>;
 }
 
-export interface LocalCheckContext extends RunSettings {
+export interface LocalCheckContext extends RunSettings, RunScope {
   kind: 'local';
   env: LocalEnvironmentConfig;
 }
@@ -119,24 +136,90 @@ export function createAwsContext(env: AwsEnvironmentConfig, settings: RunSetting
     return { kind: 'probed', host: target.host, port: target.port, command: `nc -zv -w ${target.waitSeconds} ${target.host} ${target.port}`, reports };
   });
 
+  const dbInstance = once(() => value(readers.databaseInstance(env, policy())));
+  const securityGroups = once(() => value(readers.securityGroups(env, policy())));
+
+  const networkView = once(async (): Promise<DatabaseNetworkView> => {
+    const [db, instances, configured] = await Promise.all([dbInstance(), backendInstances(), securityGroups()]);
+    if (!db) throw new Error(`RDS has no instance named ${env.rdsInstanceId}`);
+    const vpcId = db.subnetGroup?.vpcId ?? null;
+    const groupIds = [...db.securityGroupIds, ...instances.filter((i) => i.state === 'running').flatMap((i) => i.securityGroupIds)];
+    const inVpc = <T>(read: (vpc: string) => Promise<{ value: T[] }>) => (vpcId ? value(read(vpcId)) : Promise.resolve([] as T[]));
+    const [groups, subnets, acls, interfaces] = await Promise.all([
+      readers.securityGroupsById(env, policy(), [...configured.db, ...configured.backend], groupIds),
+      inVpc((vpc) => readers.vpcSubnets(env, policy(), vpc)),
+      inVpc((vpc) => readers.vpcNetworkAcls(env, policy(), vpc)),
+      inVpc((vpc) => readers.rdsNetworkInterfaces(env, policy(), vpc)),
+    ]);
+    return {
+      vpcId,
+      port: db.endpointPort ?? env.dbPort,
+      database: {
+        securityGroupIds: db.securityGroupIds,
+        subnetIds: db.subnetGroup?.subnetIds ?? [],
+        availabilityZone: db.availabilityZone,
+        networkInterface: interfaceOf(db, interfaces),
+      },
+      groups: new Map(groups.map((g) => [g.id, g])),
+      subnets: new Map(subnets.map((s) => [s.id, s])),
+      acls,
+    };
+  });
+
+  // The run's one decrypted read: shared while runs are open on this context, then forgotten.
+  let password: Promise<string> | undefined;
+  let openRuns = 0;
+  const beginRun = () => {
+    openRuns += 1;
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      openRuns -= 1;
+      if (openRuns === 0) password = undefined;
+    };
+  };
+
   return {
     kind: 'aws',
     env,
     ...settings,
+    beginRun,
     parameters,
-    dbInstance: once(() => value(readers.databaseInstance(env, policy()))),
-    securityGroups: once(() => value(readers.securityGroups(env, policy()))),
+    dbInstance,
+    securityGroups,
     backendInstances,
     containers,
     backendTcp,
     agentPings: (ids) => value(readers.agentPings(env, policy(), ids)),
     profileRole: (arn) => value(readers.profileRole(env, policy(), arn)),
     simulation: (principal, checks) => value(readers.simulation(env, policy(), principal, checks)),
+    networkView,
+    databasePassword: () => (password ??= readDatabasePassword(env, { signal: AbortSignal.timeout(settings.budgetMs) })),
+    passwordVersions: (current) => readers.passwordVersions(env, policy(), current),
+    passwordFingerprints: (versions) => readers.passwordFingerprints(env, policy(), versions),
   };
 }
 
+/**
+ * RDS's interface among those the VPC holds: in one of its subnet group's subnets, in its zone,
+ * carrying its security groups. Null unless exactly one fits (then the path checks fall back to
+ * the subnet group's subnets, lib/checks/network-path.ts).
+ */
+function interfaceOf(db: DatabaseInstance, interfaces: RdsNetworkInterface[]): RdsNetworkInterface | null {
+  const inGroup = new Set(db.subnetGroup?.subnetIds ?? []);
+  let candidates = interfaces.filter((n) => n.subnetId && inGroup.has(n.subnetId));
+  const narrow = (keep: (n: RdsNetworkInterface) => boolean) => {
+    const kept = candidates.filter(keep);
+    if (kept.length > 0) candidates = kept;
+  };
+  if (db.availabilityZone) narrow((n) => n.availabilityZone === db.availabilityZone);
+  narrow((n) => n.securityGroupIds.some((g) => db.securityGroupIds.includes(g)));
+  return candidates.length === 1 ? candidates[0]! : null;
+}
+
 export function createLocalContext(env: LocalEnvironmentConfig, settings: RunSettings): LocalCheckContext {
-  return { kind: 'local', env, ...settings };
+  return { kind: 'local', env, ...settings, beginRun: () => () => undefined };
 }
 
 function once<T>(load: () => Promise<T>): () => Promise<T> {

@@ -1,6 +1,6 @@
 import 'server-only';
 import { describeAwsError } from '@/lib/aws/errors';
-import { parameterName, readDatabasePassword } from '@/lib/aws/parameters';
+import { parameterName } from '@/lib/aws/parameters';
 import type { AwsEnvironmentConfig } from '@/lib/config/schema';
 import { isTlsError, loginTargetFor, loginToDatabase, type DatabaseLoginResult, type DatabaseTarget, type TlsErrorCode } from '@/lib/db/login';
 import { PROBE_SHARE, type AwsCheckContext } from './context';
@@ -10,7 +10,7 @@ import type { CheckFix, Evidence } from './types';
 
 // A login the way a backend logs in: the SSM credentials, then `SELECT version()`, at the endpoint RDS
 // reports (never the SSM db-endpoint; db.login waits for rds.endpoint-match), over verified TLS. The
-// password is decrypted here, for this one login, and never kept.
+// password is the run's one decrypted read (shared with db.backend-credentials), never kept beyond the run.
 
 export const databaseLoginCheck: CheckDefinition<AwsCheckContext> = {
   id: 'db.login',
@@ -30,7 +30,7 @@ export const databaseLoginCheck: CheckDefinition<AwsCheckContext> = {
     const { target } = where;
     let password: string;
     try {
-      password = await readDatabasePassword(env, { signal });
+      password = await ctx.databasePassword();
     } catch (err) {
       const d = describeAwsError(err, { action: 'reading the database password from SSM' });
       return { status: 'error', summary: `Could not check: ${d.message}`, evidence: { reason: d.kind } };

@@ -1,4 +1,6 @@
 import 'server-only';
+import { BACKEND_CREDENTIAL_CHECKS } from './backend-credentials';
+import { BACKEND_NETWORK_CHECKS } from './backend-network';
 import { CONTAINER_CHECKS } from './containers';
 import type { CheckContext } from './context';
 import { DATABASE_CHECKS } from './database';
@@ -14,8 +16,10 @@ export const ALL_CHECKS: ReadonlyArray<CheckDefinition<CheckContext>> = [
   ...SSM_CHECKS,
   ...RDS_CHECKS,
   ...SECURITY_GROUP_CHECKS,
+  ...BACKEND_NETWORK_CHECKS,
   ...NETWORK_CHECKS,
   ...DATABASE_CHECKS,
+  ...BACKEND_CREDENTIAL_CHECKS,
   ...CONTAINER_CHECKS,
   ...LOCAL_CHECKS,
 ] as ReadonlyArray<CheckDefinition<CheckContext>>;

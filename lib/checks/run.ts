@@ -22,8 +22,13 @@ export interface CheckDefinition<C extends CheckContext = CheckContext, Id exten
   id: Id;
   /** Which environment kinds it applies to. */
   kinds: ReadonlyArray<C['kind']>;
+  /**
+   * Results it reads without depending on them (a step that compares what other checks found): it
+   * starts once they have settled, whatever they say, and finds them in `read`.
+   */
+  reads?: readonly string[];
   /** `signal` ends when the budget does or the run is cancelled: pass it to every call the check makes. */
-  run(ctx: C, signal: AbortSignal): Promise<Verdict>;
+  run(ctx: C, signal: AbortSignal, read: ReadonlyMap<string, CheckResult<string>>): Promise<Verdict>;
 }
 
 const DEPENDENCIES: Record<CheckId, CheckId[]> = {
@@ -36,9 +41,12 @@ const DEPENDENCIES: Record<CheckId, CheckId[]> = {
   'rds.private': ['rds.status'],
   'sg.backend-ingress': [],
   'sg.no-public-ingress': [],
+  'net.instance-security-groups': ['rds.status', 'sg.backend-ingress'],
+  'net.network-acls': ['rds.status'],
   'net.tcp': ['rds.status'],
   // The password goes only where RDS and SSM agree the database is.
   'db.login': ['net.tcp', 'ssm.parameters', 'rds.endpoint-match'],
+  'db.backend-credentials': ['ssm.parameters'],
   'containers.running': [],
   'containers.health': ['containers.running'],
   'containers.fresh-credentials': ['containers.running', 'ssm.parameters'],
@@ -107,19 +115,25 @@ export function runChecks<C extends CheckContext, Id extends string>(
     let running = results.get(def.id);
     if (!running) {
       const deps = opts.dependencies(def.id).flatMap((d) => resultOf(d) ?? []);
-      running = runOne(def, ctx, deps, opts.signal);
+      const reads = (def.reads ?? []).flatMap((d) => resultOf(d) ?? []);
+      running = runOne(def, ctx, deps, reads, opts.signal);
       results.set(def.id, running);
     }
     return running;
   };
+  // What the run shares on its context (the decrypted password) is dropped once every run on it has settled.
+  const endRun = ctx.beginRun();
   for (const def of applicable) resultOf(def.id);
-  return { results, all: Promise.all(applicable.map((d) => results.get(d.id)!)) };
+  const all = Promise.all(applicable.map((d) => results.get(d.id)!));
+  void all.finally(endRun);
+  return { results, all };
 }
 
 async function runOne<C extends CheckContext, Id extends string>(
   def: CheckDefinition<C, Id>,
   ctx: C,
   deps: Promise<CheckResult<string>>[],
+  reads: Promise<CheckResult<string>>[],
   cancel: AbortSignal | undefined,
 ): Promise<CheckResult<Id>> {
   const depResults = await Promise.all(deps);
@@ -133,8 +147,9 @@ async function runOne<C extends CheckContext, Id extends string>(
     };
   }
   const unverified = depResults.filter((d) => d.status === 'error').map((d) => d.id);
+  const read = new Map((await Promise.all(reads)).map((r) => [r.id, r]));
   const started = performance.now();
-  const verdict = await withinBudget(def, ctx, cancel);
+  const verdict = await withinBudget(def, ctx, read, cancel);
   const result: CheckResult<Id> = { id: def.id, ...verdict, durationMs: Math.round(performance.now() - started) };
   if (unverified.length > 0) result.evidence = { ...result.evidence, unverifiedDependencies: unverified.join(', ') };
   return result;
@@ -147,7 +162,12 @@ class OverBudget extends Error {
   }
 }
 
-async function withinBudget<C extends CheckContext, Id extends string>(def: CheckDefinition<C, Id>, ctx: C, cancel: AbortSignal | undefined): Promise<Verdict> {
+async function withinBudget<C extends CheckContext, Id extends string>(
+  def: CheckDefinition<C, Id>,
+  ctx: C,
+  read: ReadonlyMap<string, CheckResult<string>>,
+  cancel: AbortSignal | undefined,
+): Promise<Verdict> {
   if (cancel?.aborted) return notFinished(cancel);
   const controller = new AbortController();
   // Every SDK call and pause of a check listens on this one signal; a Run Command poll makes a dozen.
@@ -167,7 +187,7 @@ async function withinBudget<C extends CheckContext, Id extends string>(def: Chec
     ),
   );
   try {
-    return await Promise.race([def.run(ctx, controller.signal).catch((err: unknown) => couldNotCheck(err)), stopped]);
+    return await Promise.race([def.run(ctx, controller.signal, read).catch((err: unknown) => couldNotCheck(err)), stopped]);
   } finally {
     clearTimeout(timer);
     cancel?.removeEventListener('abort', onCancel);

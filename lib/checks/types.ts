@@ -1,5 +1,7 @@
 // The one check-result type, shared by the status page, the JSON API, runbooks and tests.
-// Ids and meanings are DESIGN.md's check vocabulary.
+// Ids and meanings are DESIGN.md's check vocabulary, extended in docs/ARCHITECTURE.md. The order
+// breaks ties in the root cause: a cause before its symptom (containers.fresh-credentials before
+// containers.health, the per-instance paths before net.tcp).
 
 export const CHECK_IDS = [
   'ssm.parameters',
@@ -11,11 +13,14 @@ export const CHECK_IDS = [
   'rds.private',
   'sg.backend-ingress',
   'sg.no-public-ingress',
+  'net.instance-security-groups',
+  'net.network-acls',
   'net.tcp',
   'db.login',
+  'db.backend-credentials',
   'containers.running',
-  'containers.health',
   'containers.fresh-credentials',
+  'containers.health',
   'local.database-url',
 ] as const;
 

@@ -1,7 +1,8 @@
 import type { RunbookDefinition } from './types';
 
 // The seed's '"Authentication Failed"': do SSM's credentials match RDS. Extended with the two ways a
-// password change goes wrong: a rotation stopped half-way, and containers still holding the old one.
+// password change goes wrong (a rotation stopped half-way, containers still holding the old one),
+// with what the backends make of the stored values, and with what differs when only one side fails.
 export const authenticationFailed: RunbookDefinition = {
   id: 'authentication-failed',
   title: '"Authentication failed"',
@@ -24,6 +25,11 @@ export const authenticationFailed: RunbookDefinition = {
       meaning: 'The definitive test: the password in SSM is the one PostgreSQL accepts, and db-name exists.',
     },
     {
+      id: 'db.backend-credentials',
+      title: 'Do the backends send those same credentials, once start_application.sh and their URL parser have read them?',
+      meaning: 'DATABASE_URL is built without encoding: a "%41" RDS accepts reaches PostgreSQL as "A", so the console logs in and the backends do not.',
+    },
+    {
       id: 'rotation.pending',
       title: 'Is a password rotation pending or half-done?',
       meaning: 'Between the RDS change and the SSM promotion, SSM and RDS briefly disagree; a rotation that stopped there keeps them apart.',
@@ -36,7 +42,12 @@ export const authenticationFailed: RunbookDefinition = {
     {
       id: 'containers.fresh-credentials',
       title: 'Did every container start after the last password change?',
-      meaning: 'A container reads SSM only when it starts: one started before the change still holds the old password.',
+      meaning: 'A container reads SSM only when it starts: one started with another value than the current one still holds the old password.',
+    },
+    {
+      id: 'backend.login-path',
+      title: 'If the console logs in and a backend does not (or the reverse), what differs between the two?',
+      meaning: 'Credentials as parsed, source network, TLS or the password version: the difference, not the symptom, is what to fix.',
     },
   ],
 };

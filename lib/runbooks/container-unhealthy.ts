@@ -24,14 +24,24 @@ export const containerUnhealthy: RunbookDefinition = {
       meaning: 'A container that keeps restarting crashes at start, usually on a DATABASE_URL it cannot use.',
     },
     {
+      id: 'db.backend-credentials',
+      title: 'Can the backend use the DATABASE_URL start_application.sh builds from SSM?',
+      meaning: 'A whitespace stops docker run, a "/" or "#" stops the app at start, a "%XX" changes the password it sends.',
+    },
+    {
       id: 'containers.health',
       title: 'Does every backend answer /health with 200?',
       meaning: 'The health endpoint opens a real database connection; a 503 carries the database error.',
     },
     {
+      id: 'backend.login-path',
+      title: 'If the console logs in and a backend does not, what differs between the two?',
+      meaning: 'Credentials as parsed, source network, TLS or the password version: the difference, not the symptom, is what to fix.',
+    },
+    {
       id: 'containers.fresh-credentials',
       title: 'Did every container start after the last password change?',
-      meaning: 'A container started before the change fails its next database connection.',
+      meaning: 'A container started with a password that has since changed fails its next database connection.',
     },
   ],
 };

@@ -2,7 +2,8 @@ import type { RunbookDefinition } from './types';
 
 // The seed's 'Production: "Could not connect to server"': security group, SSM parameters, a TCP test
 // from the EC2 instance itself, the instance role's permissions — preceded by what makes all of
-// those moot (the instance stopped, the endpoint in SSM wrong).
+// those moot (the instance stopped, the endpoint in SSM wrong), and followed down to each
+// instance's own groups and its subnets' network ACLs.
 export const couldNotConnect: RunbookDefinition = {
   id: 'could-not-connect',
   title: 'Production: "Could not connect to server"',
@@ -18,6 +19,16 @@ export const couldNotConnect: RunbookDefinition = {
       id: 'sg.backend-ingress',
       title: 'Does the DB security group admit the backend security group on the DB port?',
       meaning: 'Without this rule the backends\' packets are dropped: connections time out instead of being refused.',
+    },
+    {
+      id: 'net.instance-security-groups',
+      title: 'Is each backend instance in a group (or at an address) the DB security group admits, and may it send there?',
+      meaning: 'The rule can be intact while one instance is not covered by it: moved to another group, or admitted only by an address it no longer has.',
+    },
+    {
+      id: 'net.network-acls',
+      title: 'Do the network ACLs of each backend\'s subnet and of the database\'s subnet pass the request and the reply?',
+      meaning: 'ACLs are stateless: a deny entry, a missing allow, or a reply rule that misses the client\'s ephemeral ports drops the connection silently.',
     },
     {
       id: 'ssm.parameters',

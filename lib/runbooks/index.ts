@@ -12,6 +12,7 @@ import { couldNotConnect } from './could-not-connect';
 import { localConnectionRefused } from './local-connection-refused';
 import { BACKEND_STEPS } from './steps/backend';
 import { LOCAL_STEPS } from './steps/local';
+import { loginPathStep } from './steps/login-path';
 import { rotationPendingStep } from './steps/rotation';
 import { RUNBOOK_IDS, type RunbookDefinition, type RunbookId, type RunbookOnlyStepId, type RunbookRun, type StepDefinition, type StepId, type StepResult } from './types';
 
@@ -40,7 +41,7 @@ export class UnknownRunbookError extends Error {
 
 type RunbookStepDefinition = CheckDefinition<AwsCheckContext, RunbookOnlyStepId> | CheckDefinition<LocalCheckContext, RunbookOnlyStepId>;
 
-export const RUNBOOK_STEP_DEFINITIONS = new Map<RunbookOnlyStepId, RunbookStepDefinition>([...BACKEND_STEPS, rotationPendingStep, ...LOCAL_STEPS].map((d) => [d.id, d]));
+export const RUNBOOK_STEP_DEFINITIONS = new Map<RunbookOnlyStepId, RunbookStepDefinition>([...BACKEND_STEPS, loginPathStep, rotationPendingStep, ...LOCAL_STEPS].map((d) => [d.id, d]));
 
 /**
  * Each runbook-only step and the check its failure is reported as in a diagnosis. Local steps sit
@@ -55,6 +56,8 @@ export const RUNBOOK_ONLY_STEPS: Record<RunbookOnlyStepId, { check: CheckId; pla
   'backend.role-permissions': { check: 'ssm.parameters', placement: 'after' },
   'backend.agent-online': { check: 'containers.running', placement: 'after' },
   'backend.restart-count': { check: 'containers.running', placement: 'after' },
+  // Names what differs when the console logs in and a backend does not; fails as the symptom only when no check explains it.
+  'backend.login-path': { check: 'containers.health', placement: 'before' },
   'rotation.pending': { check: 'db.login', placement: 'after' },
 };
 
@@ -96,7 +99,8 @@ export class StepSession {
     const own = new Set(needed.map((s) => s.id).filter((id): id is RunbookOnlyStepId => !isCheckId(id)));
     const statusRun = openStatusRun(caller, environment, { fresh: opts.fresh, probeBackendTcp: own.has('backend.tcp') });
     const definitions = [...own].map((id) => RUNBOOK_STEP_DEFINITIONS.get(id)!) as CheckDefinition<CheckContext, RunbookOnlyStepId>[];
-    const steps = runChecks(definitions, statusRun.ctx, { dependencies: () => [] });
+    // A step may read status results (`reads`); it then starts once they have settled.
+    const steps = runChecks(definitions, statusRun.ctx, { dependencies: () => [], given: statusRun.results });
     return new StepSession(env, statusRun, steps);
   }
 

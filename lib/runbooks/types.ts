@@ -21,6 +21,7 @@ export const RUNBOOK_STEP_IDS = [
   'backend.role-permissions',
   'backend.agent-online',
   'backend.restart-count',
+  'backend.login-path',
   'rotation.pending',
 ] as const;
 export type RunbookOnlyStepId = (typeof RUNBOOK_STEP_IDS)[number];

@@ -94,7 +94,7 @@ describe('the healthy lab', () => {
   it('passes every check for production', async () => {
     const s = await production();
     expect(notPassing(s)).toEqual([]);
-    expect(s.checks).toHaveLength(14);
+    expect(s.checks).toHaveLength(17);
     expect(s).toMatchObject({ overall: 'healthy', rootCause: null });
   });
 
@@ -132,6 +132,10 @@ describe('the healthy lab', () => {
       'rds:DescribeDBInstances': 1,
       'ec2:DescribeSecurityGroups': 1,
       'ec2:DescribeInstances': 1,
+      // each backend's own path: the VPC's subnets, network ACLs and RDS's interface
+      'ec2:DescribeSubnets': 1,
+      'ec2:DescribeNetworkAcls': 1,
+      'ec2:DescribeNetworkInterfaces': 1,
       'ssm:SendCommand': 1,
       'ssm:GetCommandInvocation': lab.instances.length,
       // the runbook-only steps: the instance role (one profile, one simulation of all its actions), the agents
@@ -314,7 +318,7 @@ describe('each fault, caused as in life, is diagnosed', () => {
     await statusUntil(healthy, 'healthy after starting it');
   });
 
-  it('a String-typed password fails ssm.password-type; after the fix the stale containers fail fresh-credentials until restarted', async () => {
+  it('a String-typed password fails ssm.password-type; its fix rewrites the same value, which leaves the containers fresh', async () => {
     const current = await parameter('db-password', true);
     await putParameter('db-password', current, 'String');
     let s = await production();
@@ -323,11 +327,22 @@ describe('each fault, caused as in life, is diagnosed', () => {
     expect(JSON.stringify(s)).not.toContain(current);
     await runFix(s, 'ssm.password-type');
     s = await production();
-    expect(check(s, 'ssm.password-type').status).toBe('pass');
+    expect(notPassing(s)).toEqual([]);
+    // Two versions newer than the containers, both with the value they started with.
+    expect(check(s, 'containers.fresh-credentials').summary).toMatch(/started before version \d+ was written, but with the same value/);
+  });
+
+  it('a real change of the password fails containers.fresh-credentials until the backends restart', async () => {
+    const current = await parameter('db-password', true);
+    const changed = `Changed-${Date.now()}-Value`;
+    // RDS and SSM agree on the new password, and stay so: only the containers lag behind.
+    await psql(lab.rds.masterUsername, current, `ALTER ROLE ${lab.rds.masterUsername} PASSWORD '${changed}'`);
+    await putParameter('db-password', changed, 'SecureString');
+    const s = await production();
     expect(check(s, 'db.login').status).toBe('pass');
-    // The parameter changed after the containers started: they must be restarted to be sure of it.
-    expect(check(s, 'containers.fresh-credentials').status).toBe('fail');
+    expect(check(s, 'containers.fresh-credentials').evidence).toMatchObject({ [`${lab.instances[0]!.id}.password`]: expect.stringMatching(/holds another value$/) });
     expect(s.rootCause).toBe('containers.fresh-credentials');
+    expect(JSON.stringify(s)).not.toContain(changed);
     await restartBackends(lab.instances.map((i) => i.id));
     await statusUntil(healthy, 'healthy after the restart');
   });

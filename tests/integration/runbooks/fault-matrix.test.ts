@@ -13,6 +13,8 @@ import { awsCli, labApi, startTestLab, type TestLab } from '../support/lab';
 // environment must name the expected root cause. "Could not check" faults (throttling, a denied
 // read, KMS) must name none and say the verdict is unknown: the console never calls them broken.
 // One lab for the file; every row restores it and waits for a healthy diagnosis before the next.
+// Network changes are waited for with lab.networkSynced(), never a sleep. Where a check's fix is
+// the exact undo, the row restores by pasting that fix into a shell, as an operator would.
 
 const viewer: Caller = { id: 'viewer@linkbox.lab', role: 'viewer', via: 'session' };
 const SCRIPTS = '/opt/codedeploy-agent/deployment-root/linkbox-backend/current/scripts';
@@ -113,6 +115,32 @@ async function restartBackends(instanceIds: string[]): Promise<void> {
   }
 }
 
+const childEnv = (vars: Record<string, string>) => vars as NodeJS.ProcessEnv;
+
+/** A check's fix commands pasted into bash as an operator would (Debian's CLI v2 as `aws`). */
+function pasteFix(commands: string[]): Promise<void> {
+  expect(commands.length, 'the fix has commands').toBeGreaterThan(0);
+  return new Promise((done, fail) => {
+    execFile(
+      'bash',
+      ['-c', ['set -e', ...commands].join('\n')],
+      {
+        // Only what the CLI needs, nothing of ours.
+        env: childEnv({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_PAGER: '', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null' }),
+        timeout: 60_000,
+        encoding: 'utf8',
+      },
+      (err, _stdout, stderr) => (err ? fail(new Error(`the fix failed: ${stderr.trim().slice(0, 400)}`)) : done()),
+    );
+  });
+}
+
+/** The fix of the step that names the root cause, when the diagnosis got that far. */
+function fixOf(d: Diagnosis | undefined, check: CheckId): string[] | null {
+  const step = d?.rootCause === check ? d.steps.find((s) => s.id === d.rootCauseStep) : undefined;
+  return step?.fix?.commands ?? null;
+}
+
 async function addFault(rule: Record<string, unknown>): Promise<void> {
   const res = await labApi(lab, 'POST', '/_lab/faults', rule);
   expect(res.status, JSON.stringify(res.body)).toBe(201);
@@ -152,31 +180,40 @@ interface Expectation {
   rootCause: CheckId | null;
   /** For a fault the console cannot see through: the step it must report as "could not check". */
   couldNotCheck?: StepId;
+  /** What a step (the root cause's, unless named) must say, in its summary and evidence; `says` for the table. */
+  evidence?: { step?: StepId; pattern: RegExp; says: string };
 }
 
 function meets(d: Diagnosis, want: Expectation): boolean {
+  if (want.evidence && !want.evidence.pattern.test(stepText(d, want.evidence.step ?? d.rootCauseStep))) return false;
   if (want.rootCause) return d.rootCause === want.rootCause && d.verdict === 'broken';
   if (want.couldNotCheck) return d.rootCause === null && d.verdict === 'unknown' && d.couldNotCheck.includes(want.couldNotCheck);
   return d.rootCause === null && d.verdict === 'healthy';
 }
 
+function stepText(d: Diagnosis, id: StepId | null): string {
+  const step = d.steps.find((s) => s.id === id);
+  return step ? `${step.summary}\n${JSON.stringify(step.evidence)}` : '';
+}
+
 function expectedText(want: Expectation): string {
-  if (want.rootCause) return want.rootCause;
+  const evidence = want.evidence ? ` (${want.evidence.step ? `${want.evidence.step} ` : ''}says ${want.evidence.says})` : '';
+  if (want.rootCause) return `${want.rootCause}${evidence}`;
   if (want.couldNotCheck) return `none, unknown (could not check: ${want.couldNotCheck})`;
-  return 'none, healthy';
+  return `none, healthy${evidence}`;
 }
 
 /**
  * Causes the fault, diagnoses until the lab's physics have caught up (or the time is up), records
  * the row, restores, and waits for a healthy diagnosis so the next row starts clean.
  */
-async function faultRow(fault: string, want: Expectation, cause: () => Promise<void>, restore: () => Promise<void>): Promise<void> {
+async function faultRow(fault: string, want: Expectation, cause: () => Promise<void>, restore: (got: Diagnosis | undefined) => Promise<void>): Promise<void> {
   let got: Diagnosis | undefined;
   try {
     await cause();
     got = await eventually(diagnose, (d) => meets(d, want));
   } finally {
-    await restore();
+    await restore(got);
     const healthy = await eventually(diagnose, (d) => meets(d, { rootCause: null }), 90_000);
     expect(healthy.verdict, `the lab did not come back healthy after "${fault}":\n${failingSteps(healthy)}`).toBe('healthy');
   }
@@ -349,6 +386,149 @@ describe.sequential('fault matrix: the diagnosis names the root cause of faults 
         // A new version of db-password: the containers are restarted as after any password change.
         await restartBackends(lab.instances.map((i) => i.id));
       },
+    );
+  });
+
+  // ---- one backend's own network path (net.instance-security-groups, net.network-acls) ----
+
+  test('moving one backend to another security group names net.instance-security-groups, and its fix puts it back', async () => {
+    const [, b] = lab.instances;
+    const other = ((await cli(['ec2', 'create-security-group', '--group-name', `linkbox-misc-${Date.now()}`, '--description', 'some other group', '--vpc-id', lab.vpc.id])) as { GroupId: string }).GroupId;
+    await faultRow(
+      'aws ec2 modify-instance-attribute --groups <another group> (second backend)',
+      { rootCause: 'net.instance-security-groups', evidence: { pattern: new RegExp(`${b!.id}[^;]*admits neither ${other} nor ${b!.privateIp.replace(/\./g, '\\.')}`), says: 'the instance, its group and address' } },
+      async () => {
+        await cli(['ec2', 'modify-instance-attribute', '--instance-id', b!.id, '--groups', other]);
+        await lab.networkSynced();
+      },
+      async (got) => {
+        // The fix keeps the other group beside the backend group; the lab goes back to the backend group alone.
+        await cli(['ec2', 'modify-instance-attribute', '--instance-id', b!.id, '--groups', backendSg]);
+        await lab.networkSynced();
+        expect(fixOf(got, 'net.instance-security-groups')).toEqual([expect.stringMatching(new RegExp(`^aws ec2 modify-instance-attribute --instance-id ${b!.id} --groups ${other} ${backendSg} `))]);
+      },
+    );
+  });
+
+  test('a /32 rule admitting only the first backend in place of the group rule names net.instance-security-groups for the second', async () => {
+    const [a, b] = lab.instances;
+    const groupRule = ['--group-id', dbSg, '--protocol', 'tcp', '--port', '5432', '--source-group', backendSg];
+    const addressRule = ['--group-id', dbSg, '--protocol', 'tcp', '--port', '5432', '--cidr', `${a!.privateIp}/32`];
+    await faultRow(
+      'aws ec2 authorize ... --cidr <first backend>/32, revoke ... --source-group <backend group>',
+      { rootCause: 'net.instance-security-groups', evidence: { pattern: new RegExp(`^${b!.id}[^;]*: ${dbSg} admits neither`), says: 'only the second instance' } },
+      async () => {
+        await cli(['ec2', 'authorize-security-group-ingress', ...addressRule]);
+        await cli(['ec2', 'revoke-security-group-ingress', ...groupRule]);
+        await lab.networkSynced();
+      },
+      async (got) => {
+        // The fix admits the backend group again, as before the fault.
+        const fix = fixOf(got, 'net.instance-security-groups');
+        if (fix) await pasteFix(fix);
+        else await cli(['ec2', 'authorize-security-group-ingress', ...groupRule]);
+        await cli(['ec2', 'revoke-security-group-ingress', ...addressRule]);
+        await lab.networkSynced();
+      },
+    );
+  });
+
+  test('a deny entry in the DB subnets\' ACL for one app subnet names net.network-acls, and its fix deletes the entry', async () => {
+    const [, b] = lab.instances;
+    const appB = lab.vpc.appSubnets.find((s) => s.id === b!.subnetId)!.cidr;
+    const acl = lab.vpc.dbNetworkAclId;
+    await faultRow(
+      'aws ec2 create-network-acl-entry (DB ACL: deny tcp 5432 from the second app subnet, rule 90)',
+      { rootCause: 'net.network-acls', evidence: { pattern: new RegExp(`${b!.id}[^;]*the request into ${lab.rds.subnetId}[^;]*dropped by ${acl}: port 5432 from ${b!.privateIp.replace(/\./g, '\\.')}: ingress rule 90 \\(deny tcp 5432`), says: 'the instance, the subnet, the ACL and rule 90' } },
+      async () => {
+        await cli(['ec2', 'create-network-acl-entry', '--network-acl-id', acl, '--ingress', '--rule-number', '90', '--protocol', 'tcp', '--port-range', 'From=5432,To=5432', '--cidr-block', appB, '--rule-action', 'deny']);
+        await lab.networkSynced();
+      },
+      async (got) => {
+        const fix = fixOf(got, 'net.network-acls');
+        await pasteFix(fix ?? [`aws ec2 delete-network-acl-entry --network-acl-id ${acl} --ingress --rule-number 90 --region ${lab.region} --endpoint-url ${lab.awsEndpoint}`]);
+        await lab.networkSynced();
+        expect(fix).toEqual([expect.stringMatching(new RegExp(`^aws ec2 delete-network-acl-entry --network-acl-id ${acl} --ingress --rule-number 90 `))]);
+      },
+    );
+  });
+
+  test('removing the DB ACL\'s reply rule for the first app subnet names net.network-acls before the tunnel\'s net.tcp, and its fix adds the rule back', async () => {
+    const [a] = lab.instances;
+    const appA = lab.vpc.appSubnets.find((s) => s.id === a!.subnetId)!.cidr;
+    const acl = lab.vpc.dbNetworkAclId;
+    await faultRow(
+      'aws ec2 delete-network-acl-entry (DB ACL egress 1024-65535 to the first app subnet)',
+      { rootCause: 'net.network-acls', evidence: { pattern: new RegExp(`${a!.id}[^;]*the reply out of ${lab.rds.subnetId}[^;]*dropped by ${acl}: ports 32768-60999 to ${a!.privateIp.replace(/\./g, '\\.')}: egress rule \\*`), says: 'the reply to ports 32768-60999, rule *' } },
+      async () => {
+        await cli(['ec2', 'delete-network-acl-entry', '--network-acl-id', acl, '--egress', '--rule-number', '100']);
+        await lab.networkSynced();
+      },
+      async (got) => {
+        const fix = fixOf(got, 'net.network-acls');
+        await pasteFix(fix ?? [`aws ec2 create-network-acl-entry --network-acl-id ${acl} --egress --rule-number 100 --protocol tcp --port-range From=1024,To=65535 --cidr-block ${appA} --rule-action allow --region ${lab.region} --endpoint-url ${lab.awsEndpoint}`]);
+        await lab.networkSynced();
+        expect(fix).toEqual([expect.stringMatching(new RegExp(`^aws ec2 create-network-acl-entry --network-acl-id ${acl} --egress --rule-number 100 --protocol tcp --port-range From=1024,To=65535 --cidr-block ${appA.replace(/\./g, '\\.')} --rule-action allow `))]);
+      },
+    );
+  });
+
+  test('moving the database\'s subnet to an ACL without entries names net.network-acls, and its fix moves it back', async () => {
+    const created = ((await cli(['ec2', 'create-network-acl', '--vpc-id', lab.vpc.id])) as { NetworkAcl: { NetworkAclId: string } }).NetworkAcl.NetworkAclId;
+    const associationOf = async (subnetId: string) => {
+      const out = (await cli(['ec2', 'describe-network-acls', '--filters', `Name=association.subnet-id,Values=${subnetId}`])) as { NetworkAcls: Array<{ Associations: Array<{ SubnetId: string; NetworkAclAssociationId: string }> }> };
+      return out.NetworkAcls[0]!.Associations.find((x) => x.SubnetId === subnetId)!.NetworkAclAssociationId;
+    };
+    await faultRow(
+      'aws ec2 replace-network-acl-association (the DB subnet to a new, empty ACL)',
+      { rootCause: 'net.network-acls', evidence: { pattern: new RegExp(`the request into ${lab.rds.subnetId}[^;]*dropped by ${created}: port 5432 from [0-9.]+: ingress rule \\* \\(no entry allows it\\)`), says: 'the DB subnet, the new ACL, rule *' } },
+      async () => {
+        await cli(['ec2', 'replace-network-acl-association', '--association-id', await associationOf(lab.rds.subnetId), '--network-acl-id', created]);
+        await lab.networkSynced();
+      },
+      async (got) => {
+        const fix = fixOf(got, 'net.network-acls');
+        await pasteFix(fix ?? [`aws ec2 replace-network-acl-association --association-id ${await associationOf(lab.rds.subnetId)} --network-acl-id ${lab.vpc.dbNetworkAclId} --region ${lab.region} --endpoint-url ${lab.awsEndpoint}`]);
+        await cli(['ec2', 'delete-network-acl', '--network-acl-id', created]);
+        await lab.networkSynced();
+        expect(fix).toEqual([expect.stringMatching(new RegExp(`^aws ec2 replace-network-acl-association --association-id aclassoc-\\S+ --network-acl-id ${lab.vpc.dbNetworkAclId} `))]);
+      },
+    );
+  });
+
+  // ---- the stored values as the backends read them, and freshness by value ----
+
+  test('a password with %41 that RDS and SSM agree on names db.backend-credentials: the console logs in, the backends do not', async () => {
+    const current = await parameter('db-password', true);
+    const encoded = `Lab%41${Date.now()}`;
+    const ids = lab.instances.map((i) => i.id);
+    await faultRow(
+      'aws ssm put-parameter db-password "…%41…" + psql ALTER ROLE, then a redeploy',
+      { rootCause: 'db.backend-credentials', evidence: { pattern: /\/db-password holds a percent sign followed by two hex digits \(%XX\)/, says: 'db-password holds %XX' } },
+      async () => {
+        await psql(lab.rds.masterUsername, current, `ALTER ROLE ${lab.rds.masterUsername} PASSWORD '${encoded}'`);
+        await putParameter('db-password', encoded, 'SecureString');
+        await restartBackends(ids);
+      },
+      async (got) => {
+        await psql(lab.rds.masterUsername, encoded, `ALTER ROLE ${lab.rds.masterUsername} PASSWORD '${current}'`);
+        await putParameter('db-password', current, 'SecureString');
+        await restartBackends(ids);
+        // The console's login succeeded where the backends' failed: the diagnosis says why, not only that.
+        expect(stepText(got!, 'db.login')).toMatch(/^Logged in as/);
+        expect(stepText(got!, 'backend.login-path')).toMatch(/(is|are) refused the login\. What differs: credentials as parsed/);
+        expect(JSON.stringify(got)).not.toContain(encoded);
+      },
+    );
+  });
+
+  test('rewriting db-password with its own value leaves production healthy: the containers hold the current value', async () => {
+    const current = await parameter('db-password', true);
+    await faultRow(
+      'aws ssm put-parameter db-password <its own value> --overwrite',
+      { rootCause: null, evidence: { step: 'containers.fresh-credentials', pattern: /started before version \d+ was written, but with the same value/, says: 'same value' } },
+      () => putParameter('db-password', current, 'SecureString'),
+      async () => undefined,
     );
   });
 });

@@ -49,6 +49,7 @@ describe('runChecks', () => {
     budgetMs: 200,
     ttlMs: 0,
     fresh: false,
+    beginRun: () => () => undefined,
   };
   const def = (id: CheckId, run: (signal: AbortSignal) => Promise<Omit<CheckResult, 'id'>>): CheckDefinition<LocalCheckContext> => ({
     id,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
-import { DescribeInstancesCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
-import { DescribeParametersCommand, GetCommandInvocationCommand, GetParameterCommand, GetParametersCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
+import { DescribeInstancesCommand, DescribeNetworkAclsCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
+import { DescribeParametersCommand, GetCommandInvocationCommand, GetParameterCommand, GetParameterHistoryCommand, GetParametersCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
 import { AuthorizationError } from '@/lib/roles';
 import type { CheckId, CheckResult, EnvironmentStatus } from '@/lib/checks/types';
 import { UnknownEnvironmentError } from '@/lib/config/load';
@@ -16,6 +16,7 @@ import {
   inspectOutput,
   ec2,
   healthyAws,
+  healthyNetworkAcls,
   PASSWORD,
   PASSWORD_CHANGED,
   rds,
@@ -69,8 +70,11 @@ describe('a healthy AWS environment', () => {
         'rds.private',
         'sg.backend-ingress',
         'sg.no-public-ingress',
+        'net.instance-security-groups',
+        'net.network-acls',
         'net.tcp',
         'db.login',
+        'db.backend-credentials',
         'containers.running',
         'containers.health',
         'containers.fresh-credentials',
@@ -137,8 +141,11 @@ describe('could not check is error, never a verdict', () => {
     ssm.on(GetParameterCommand).rejects(awsError('AccessDeniedException', 'User is not authorized to perform: kms:Decrypt on the resource associated with this ciphertext'));
     const s = await status();
     expect(check(s, 'db.login')).toMatchObject({ status: 'error', evidence: { reason: 'kms-denied' } });
+    expect(check(s, 'db.backend-credentials')).toMatchObject({ status: 'error', evidence: { reason: 'kms-denied' } });
     expect(check(s, 'db.login').summary).toContain('kms:Decrypt');
-    expect(s.checks.filter((c) => c.status !== 'pass').map((c) => c.id)).toEqual(['db.login']);
+    expect(s.checks.filter((c) => c.status !== 'pass').map((c) => c.id)).toEqual(['db.login', 'db.backend-credentials']);
+    // One decrypted read for the two checks that need the password.
+    expect(ssm.commandCalls(GetParameterCommand)).toHaveLength(1);
     expect(s.overall).toBe('degraded');
   });
 
@@ -415,17 +422,17 @@ describe('verdicts and their fixes', () => {
     expect(check(await status(), 'containers.running').status).toBe('fail');
   });
 
-  it('a container started before the password changed fails containers.fresh-credentials', async () => {
-    ssm.on(GetCommandInvocationCommand, { InstanceId: 'i-0001' }).resolves({
-      Status: 'Success',
-      StandardOutputContent: dockerInspect('running', new Date(PASSWORD_CHANGED.getTime() - 60_000)),
-    });
+  it('a container started before the password changed to another value fails containers.fresh-credentials', async () => {
+    startedBeforeTheChange();
+    passwordHistory({ 2: 'the-previous-password', 3: PASSWORD });
     const s = await status();
     const c = check(s, 'containers.fresh-credentials');
     expect(c.status).toBe('fail');
-    expect(c.summary).toContain('i-0001 started before the password changed');
+    expect(c.summary).toContain('i-0001 started with another password than the current one (version 3');
+    expect(c.evidence['i-0001.password']).toBe('started with version 2; version 3 holds another value');
     expect(c.fix?.commands?.[0]).toContain('--instance-ids i-0001 ');
     expect(s.rootCause).toBe('containers.fresh-credentials');
+    expect(JSON.stringify(s)).not.toContain('the-previous-password');
   });
 
   it('a backend answering 503 fails containers.health, and its body is shown with any password masked', async () => {
@@ -435,6 +442,164 @@ describe('verdicts and their fixes', () => {
     expect(c.status).toBe('fail');
     expect(c.summary).toContain('i-0002 answered 503');
     expect(JSON.stringify(c)).not.toContain('leaked-password');
+  });
+});
+
+/** i-0001's container started a minute before db-password's version 3 was written. */
+function startedBeforeTheChange() {
+  ssm.on(GetCommandInvocationCommand, { InstanceId: 'i-0001' }).resolves({
+    Status: 'Success',
+    StandardOutputContent: dockerInspect('running', new Date(PASSWORD_CHANGED.getTime() - 60_000)),
+  });
+}
+
+/** db-password's history (times: a day apart, ending at PASSWORD_CHANGED) and each version's value, decrypted by name:version. */
+function passwordHistory(values: Record<number, string>) {
+  const versions = Object.keys(values).map(Number).sort((a, b) => a - b);
+  const when = (v: number) => new Date(PASSWORD_CHANGED.getTime() - (versions.at(-1)! - v) * 86_400_000);
+  ssm.on(GetParameterHistoryCommand).resolves({ Parameters: versions.map((v) => ({ Name: '/linkbox/db-password', Type: 'SecureString', Version: v, LastModifiedDate: when(v) })) });
+  ssm.on(GetParametersCommand, { WithDecryption: true }).callsFake((input: { Names: string[] }) => ({
+    Parameters: input.Names.flatMap((n) => {
+      const v = Number(n.split(':')[1]);
+      return values[v] === undefined ? [] : [{ Name: '/linkbox/db-password', Selector: `:${v}`, Type: 'SecureString', Version: v, Value: values[v], LastModifiedDate: when(v) }];
+    }),
+    InvalidParameters: [],
+  }));
+}
+
+const decryptingCalls = () => ssm.commandCalls(GetParametersCommand).filter((c) => c.args[0].input.WithDecryption === true);
+
+describe('freshness by value: a container is stale only if the password it started with is not the current one', () => {
+  it('passes a container started before a rewrite of the same value, and never shows either value', async () => {
+    startedBeforeTheChange();
+    passwordHistory({ 2: PASSWORD, 3: PASSWORD });
+    const s = await status();
+    const c = check(s, 'containers.fresh-credentials');
+    expect(c).toMatchObject({ status: 'pass', evidence: { 'i-0001.password': 'started with version 2; version 3 holds the same value' } });
+    expect(c.summary).toContain('i-0001 started before version 3 was written, but with the same value');
+    expect(s).toMatchObject({ overall: 'healthy', rootCause: null });
+    expect(JSON.stringify(s)).not.toContain(PASSWORD);
+  });
+
+  it('decrypts only the two versions it compares, once: a steady state costs no decryption and no history read', async () => {
+    startedBeforeTheChange();
+    passwordHistory({ 1: 'older', 2: PASSWORD, 3: PASSWORD });
+    await status();
+    expect(decryptingCalls().map((c) => [...c.args[0].input.Names!].sort())).toEqual([['/linkbox/db-password:2', '/linkbox/db-password:3']]);
+    expect(ssm.commandCalls(GetParameterHistoryCommand)).toHaveLength(1);
+    await status();
+    await status();
+    expect(decryptingCalls()).toHaveLength(1);
+    expect(ssm.commandCalls(GetParameterHistoryCommand)).toHaveLength(1);
+  });
+
+  it('reads no history at all while every container started after the last change', async () => {
+    await status();
+    expect(ssm.commandCalls(GetParameterHistoryCommand)).toHaveLength(0);
+    expect(decryptingCalls()).toHaveLength(0);
+  });
+
+  it('calls a container stale that started before the oldest version SSM keeps', async () => {
+    ssm.on(GetCommandInvocationCommand, { InstanceId: 'i-0001' }).resolves({ Status: 'Success', StandardOutputContent: dockerInspect('running', new Date(PASSWORD_CHANGED.getTime() - 30 * 86_400_000)) });
+    passwordHistory({ 2: PASSWORD, 3: PASSWORD });
+    const c = check(await status(), 'containers.fresh-credentials');
+    expect(c).toMatchObject({ status: 'fail', evidence: { 'i-0001.password': 'started before the oldest version SSM keeps, so before version 3' } });
+  });
+
+  it('says "could not check" when the history or a past version cannot be read, never stale', async () => {
+    startedBeforeTheChange();
+    ssm.on(GetParameterHistoryCommand).rejects(awsError('AccessDeniedException', 'not authorized to perform: ssm:GetParameterHistory'));
+    expect(check(await status(), 'containers.fresh-credentials')).toMatchObject({ status: 'error', evidence: { reason: 'denied' } });
+  });
+});
+
+describe('each backend\'s own path and credentials', () => {
+  const instances = (secondGroups: string[]) =>
+    ec2.on(DescribeInstancesCommand).resolves({
+      Reservations: [
+        {
+          Instances: [
+            { InstanceId: 'i-0001', State: { Name: 'running' }, PrivateIpAddress: '10.0.1.10', SubnetId: 'subnet-app-a', VpcId: 'vpc-1', SecurityGroups: [{ GroupId: 'sg-backend' }] },
+            { InstanceId: 'i-0002', State: { Name: 'running' }, PrivateIpAddress: '10.0.2.11', SubnetId: 'subnet-app-b', VpcId: 'vpc-1', SecurityGroups: secondGroups.map((GroupId) => ({ GroupId })) },
+          ],
+        },
+      ],
+    });
+
+  it('an instance moved out of the backend group fails net.instance-security-groups, naming it, with the command that puts it back', async () => {
+    instances(['sg-other']);
+    ec2.on(DescribeSecurityGroupsCommand, { GroupIds: ['sg-other'] }).resolves({ SecurityGroups: [{ GroupId: 'sg-other', GroupName: 'misc', VpcId: 'vpc-1', IpPermissions: [], IpPermissionsEgress: [{ IpProtocol: '-1', IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] }] });
+    const s = await status();
+    const c = check(s, 'net.instance-security-groups');
+    expect(c.status).toBe('fail');
+    expect(c.summary).toContain('i-0002: sg-db admits neither sg-other nor 10.0.2.11 on tcp 5432');
+    expect(c.evidence).toMatchObject({ databaseRules: 'sg-db: tcp 5432 from sg-backend' });
+    expect(c.fix?.commands).toEqual(['aws ec2 modify-instance-attribute --instance-id i-0002 --groups sg-other sg-backend --region us-east-1 --endpoint-url http://127.0.0.1:1']);
+    expect(check(s, 'sg.backend-ingress').status).toBe('pass');
+    expect(s.rootCause).toBe('net.instance-security-groups');
+    // The configured groups came with the selector's query; only the stray one cost a second call.
+    expect(ec2.commandCalls(DescribeSecurityGroupsCommand)).toHaveLength(2);
+  });
+
+  it('address rules that admit only some instances warn on sg.backend-ingress and fail the others per instance', async () => {
+    ec2.on(DescribeSecurityGroupsCommand).resolves({
+      SecurityGroups: [
+        { GroupId: 'sg-db', GroupName: 'linkbox-db-sg', VpcId: 'vpc-1', Tags: [{ Key: 'Name', Value: 'linkbox-db-sg' }], IpPermissions: [{ IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, IpRanges: [{ CidrIp: '10.0.1.10/32' }] }], IpPermissionsEgress: [] },
+        { GroupId: 'sg-backend', GroupName: 'linkbox-backend-sg', VpcId: 'vpc-1', Tags: [{ Key: 'Name', Value: 'linkbox-backend-sg' }], IpPermissions: [], IpPermissionsEgress: [{ IpProtocol: '-1', IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] },
+      ],
+    });
+    const s = await status();
+    expect(check(s, 'sg.backend-ingress')).toMatchObject({ status: 'warn', evidence: { admittedByAddressOnly: 'i-0001 (10.0.1.10)' } });
+    const c = check(s, 'net.instance-security-groups');
+    expect(c.status).toBe('fail');
+    expect(c.summary).toContain('i-0002');
+    expect(c.summary).not.toContain('i-0001');
+    expect(c.fix?.commands).toEqual(['aws ec2 authorize-security-group-ingress --group-id sg-db --protocol tcp --port 5432 --source-group sg-backend --region us-east-1 --endpoint-url http://127.0.0.1:1']);
+    expect(s.rootCause).toBe('net.instance-security-groups');
+  });
+
+  it('a deny entry for one app subnet fails net.network-acls with the entry and the command that removes it', async () => {
+    const acls = healthyNetworkAcls();
+    acls[1]!.Entries.push({ RuleNumber: 90, Egress: false, Protocol: '6', RuleAction: 'deny', CidrBlock: '10.0.2.0/24', PortRange: { From: 5432, To: 5432 } });
+    ec2.on(DescribeNetworkAclsCommand).resolves({ NetworkAcls: acls });
+    const s = await status();
+    const c = check(s, 'net.network-acls');
+    expect(c.status).toBe('fail');
+    expect(c.summary).toContain('i-0002 (linkbox-backend-2): the request into subnet-db-a (linkbox-db-a) is dropped by acl-db: port 5432 from 10.0.2.11: ingress rule 90 (deny tcp 5432 from 10.0.2.0/24)');
+    expect(String(c.evidence['i-0001 (linkbox-backend-1)'])).toMatch(/^passes: /);
+    expect(c.fix?.commands).toEqual(['aws ec2 delete-network-acl-entry --network-acl-id acl-db --ingress --rule-number 90 --region us-east-1 --endpoint-url http://127.0.0.1:1']);
+    expect(s.rootCause).toBe('net.network-acls');
+  });
+
+  it('a DB subnet moved to an empty ACL fails net.network-acls with the association back to its siblings\' ACL', async () => {
+    const acls = healthyNetworkAcls();
+    acls[1]!.Associations = [{ NetworkAclAssociationId: 'aclassoc-db-b', SubnetId: 'subnet-db-b' }];
+    acls.push({ NetworkAclId: 'acl-empty', VpcId: 'vpc-1', IsDefault: false, Associations: [{ NetworkAclAssociationId: 'aclassoc-new', SubnetId: 'subnet-db-a' }], Entries: [] });
+    ec2.on(DescribeNetworkAclsCommand).resolves({ NetworkAcls: acls });
+    const c = check(await status(), 'net.network-acls');
+    expect(c.status).toBe('fail');
+    expect(c.fix?.commands).toEqual(['aws ec2 replace-network-acl-association --association-id aclassoc-new --network-acl-id acl-db --region us-east-1 --endpoint-url http://127.0.0.1:1']);
+  });
+
+  it('a password RDS and SSM agree on but the backend decodes fails db.backend-credentials, while db.login passes', async () => {
+    const encoded = 'Unit%41Only-7f3a9c';
+    const db = await startFakePostgres(encoded);
+    try {
+      setTestConfig({ dbPort: db.port, healthUrls: { 'i-0001': healthy.url, 'i-0002': healthy.url } });
+      ssm.on(GetParameterCommand).resolves({ Parameter: { Name: '/linkbox/db-password', Type: 'SecureString', Value: encoded, Version: 3 } });
+      const s = await status();
+      expect(check(s, 'db.login').status).toBe('pass');
+      const c = check(s, 'db.backend-credentials');
+      expect(c.status).toBe('fail');
+      expect(c.summary).toContain('another password than /linkbox/db-password holds: /linkbox/db-password holds a percent sign followed by two hex digits (%XX)');
+      expect(c.evidence).toMatchObject({ backendSends: 'user linkbox, password differs from SSM, host ' + DB_ENDPOINT + ', port 5432, database linkbox', 'psql $DATABASE_URL': expect.stringContaining('sends the same as the backend') });
+      expect(c.fix?.summary).toContain('/environments/production/rotate');
+      expect(s.rootCause).toBe('db.backend-credentials');
+      expect(JSON.stringify(s)).not.toContain(encoded);
+      expect(JSON.stringify(s)).not.toContain('UnitAOnly');
+    } finally {
+      await db.close();
+    }
   });
 });
 
@@ -493,5 +658,19 @@ describe('container state, cached longer than the status', () => {
     invalidateContainerStates(getEnvironment('production') as AwsEnvironmentConfig);
     await status(false);
     expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(2);
+  });
+});
+
+describe('the one decrypted read of a run', () => {
+  it('is shared by the checks of a run and forgotten once the run has settled', async () => {
+    const { createAwsContext } = await import('@/lib/checks/context');
+    const { runChecks } = await import('@/lib/checks/run');
+    const { getEnvironment } = await import('@/lib/config/load');
+    const ctx = createAwsContext(getEnvironment('production') as AwsEnvironmentConfig, { budgetMs: 1000, ttlMs: 0, fresh: true });
+    const reader = (id: CheckId) => ({ id, kinds: ['aws' as const], run: async () => ({ status: 'pass' as const, summary: (await ctx.databasePassword()).length > 0 ? 'read' : '', evidence: {} }) });
+    await runChecks([reader('db.login'), reader('db.backend-credentials')], ctx, { dependencies: () => [] }).all;
+    expect(ssm.commandCalls(GetParameterCommand)).toHaveLength(1);
+    await runChecks([reader('db.login')], ctx, { dependencies: () => [] }).all;
+    expect(ssm.commandCalls(GetParameterCommand)).toHaveLength(2);
   });
 });

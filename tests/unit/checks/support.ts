@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TLSSocket } from 'node:tls';
 import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
-import { DescribeInstancesCommand, DescribeSecurityGroupsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, DescribeNetworkAclsCommand, DescribeNetworkInterfacesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, EC2Client, type NetworkAcl } from '@aws-sdk/client-ec2';
 import {
   DescribeParametersCommand,
   GetCommandInvocationCommand,
@@ -51,6 +51,52 @@ function fakeServerTls(): Promise<{ key: string; cert: string }> {
 export const PASSWORD_CHANGED = new Date(Date.now() - 10 * 86_400_000);
 export const CONTAINER_STARTED = new Date(Date.now() - 5 * 86_400_000);
 
+const ALL_OUT = { IpProtocol: '-1', IpRanges: [{ CidrIp: '0.0.0.0/0' }] };
+
+export const SUBNETS = [
+  { id: 'subnet-app-a', name: 'linkbox-app-a', cidr: '10.0.1.0/24', zone: 'us-east-1a' },
+  { id: 'subnet-app-b', name: 'linkbox-app-b', cidr: '10.0.2.0/24', zone: 'us-east-1b' },
+  { id: 'subnet-db-a', name: 'linkbox-db-a', cidr: '10.0.11.0/24', zone: 'us-east-1a' },
+  { id: 'subnet-db-b', name: 'linkbox-db-b', cidr: '10.0.12.0/24', zone: 'us-east-1b' },
+];
+
+/** The lab's custom ACLs, as EC2 lists them: request and reply rules for each app/DB subnet pair. */
+export function healthyNetworkAcls(): Array<NetworkAcl & { Entries: NonNullable<NetworkAcl['Entries']> }> {
+  const entry = (RuleNumber: number, Egress: boolean, CidrBlock: string, From: number, To: number) => ({ RuleNumber, Egress, Protocol: '6', RuleAction: 'allow' as const, CidrBlock, PortRange: { From, To } });
+  return [
+    {
+      NetworkAclId: 'acl-app',
+      VpcId: 'vpc-1',
+      IsDefault: false,
+      Associations: [
+        { NetworkAclAssociationId: 'aclassoc-app-a', SubnetId: 'subnet-app-a' },
+        { NetworkAclAssociationId: 'aclassoc-app-b', SubnetId: 'subnet-app-b' },
+      ],
+      Entries: [entry(100, true, '10.0.11.0/24', 5432, 5432), entry(101, true, '10.0.12.0/24', 5432, 5432), entry(100, false, '10.0.11.0/24', 1024, 65535), entry(101, false, '10.0.12.0/24', 1024, 65535)],
+    },
+    {
+      NetworkAclId: 'acl-db',
+      VpcId: 'vpc-1',
+      IsDefault: false,
+      Associations: [
+        { NetworkAclAssociationId: 'aclassoc-db-a', SubnetId: 'subnet-db-a' },
+        { NetworkAclAssociationId: 'aclassoc-db-b', SubnetId: 'subnet-db-b' },
+      ],
+      Entries: [entry(100, false, '10.0.1.0/24', 5432, 5432), entry(101, false, '10.0.2.0/24', 5432, 5432), entry(100, true, '10.0.1.0/24', 1024, 65535), entry(101, true, '10.0.2.0/24', 1024, 65535)],
+    },
+    {
+      NetworkAclId: 'acl-default',
+      VpcId: 'vpc-1',
+      IsDefault: true,
+      Associations: [],
+      Entries: [
+        { RuleNumber: 100, Egress: false, Protocol: '-1', RuleAction: 'allow', CidrBlock: '0.0.0.0/0' },
+        { RuleNumber: 100, Egress: true, Protocol: '-1', RuleAction: 'allow', CidrBlock: '0.0.0.0/0' },
+      ],
+    },
+  ];
+}
+
 export function healthyAws() {
   ssm.reset();
   rds.reset();
@@ -93,6 +139,12 @@ export function healthyAws() {
         PendingModifiedValues: {},
         VpcSecurityGroups: [{ VpcSecurityGroupId: 'sg-db', Status: 'active' }],
         DBName: 'linkbox',
+        AvailabilityZone: 'us-east-1a',
+        DBSubnetGroup: {
+          DBSubnetGroupName: 'linkbox-db-subnets',
+          VpcId: 'vpc-1',
+          Subnets: [{ SubnetIdentifier: 'subnet-db-a' }, { SubnetIdentifier: 'subnet-db-b' }],
+        },
       },
     ],
   });
@@ -104,16 +156,29 @@ export function healthyAws() {
         VpcId: 'vpc-1',
         Tags: [{ Key: 'Name', Value: 'linkbox-db-sg' }],
         IpPermissions: [{ IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, UserIdGroupPairs: [{ GroupId: 'sg-backend' }] }],
+        IpPermissionsEgress: [ALL_OUT],
       },
-      { GroupId: 'sg-backend', GroupName: 'linkbox-backend-sg', VpcId: 'vpc-1', Tags: [{ Key: 'Name', Value: 'linkbox-backend-sg' }], IpPermissions: [] },
+      {
+        GroupId: 'sg-backend',
+        GroupName: 'linkbox-backend-sg',
+        VpcId: 'vpc-1',
+        Tags: [{ Key: 'Name', Value: 'linkbox-backend-sg' }],
+        IpPermissions: [],
+        IpPermissionsEgress: [ALL_OUT],
+      },
     ],
+  });
+  ec2.on(DescribeSubnetsCommand).resolves({ Subnets: SUBNETS.map((s) => ({ SubnetId: s.id, CidrBlock: s.cidr, VpcId: 'vpc-1', AvailabilityZone: s.zone, Tags: [{ Key: 'Name', Value: s.name }] })) });
+  ec2.on(DescribeNetworkAclsCommand).resolves({ NetworkAcls: healthyNetworkAcls() });
+  ec2.on(DescribeNetworkInterfacesCommand).resolves({
+    NetworkInterfaces: [{ NetworkInterfaceId: 'eni-rds', SubnetId: 'subnet-db-a', PrivateIpAddress: '10.0.11.25', AvailabilityZone: 'us-east-1a', Groups: [{ GroupId: 'sg-db' }], Description: 'RDSNetworkInterface' }],
   });
   ec2.on(DescribeInstancesCommand).resolves({
     Reservations: [
       {
         Instances: [
-          { InstanceId: 'i-0001', State: { Name: 'running' }, PrivateIpAddress: '10.0.1.10', Tags: [{ Key: 'Name', Value: 'linkbox-backend-1' }] },
-          { InstanceId: 'i-0002', State: { Name: 'running' }, PrivateIpAddress: '10.0.1.11', Tags: [{ Key: 'Name', Value: 'linkbox-backend-2' }] },
+          { InstanceId: 'i-0001', State: { Name: 'running' }, PrivateIpAddress: '10.0.1.10', SubnetId: 'subnet-app-a', VpcId: 'vpc-1', SecurityGroups: [{ GroupId: 'sg-backend' }], Tags: [{ Key: 'Name', Value: 'linkbox-backend-1' }] },
+          { InstanceId: 'i-0002', State: { Name: 'running' }, PrivateIpAddress: '10.0.2.11', SubnetId: 'subnet-app-b', VpcId: 'vpc-1', SecurityGroups: [{ GroupId: 'sg-backend' }], Tags: [{ Key: 'Name', Value: 'linkbox-backend-2' }] },
         ],
       },
     ],
