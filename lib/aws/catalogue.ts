@@ -67,6 +67,14 @@ export const CATALOGUE: CatalogueStatement[] = [
     where: '`<prefix>/db-endpoint`, `db-username`, `db-password`, `db-name`, `db-password-pending`',
   },
   {
+    sid: 'PasswordHistory',
+    purpose: 'when each version of db-password was written, to tell whether a container started before a real change (times only; the values come through ReadParameters)',
+    calls: ['ssm:GetParameterHistory'],
+    actions: ['ssm:GetParameterHistory'],
+    resources: (env, scope) => [parameterArn(env, scope, parameterName(env, 'db-password'))],
+    where: '`<prefix>/db-password`',
+  },
+  {
     sid: 'DescribeParameters',
     purpose: "the parameters' type, version, key and last writer, and whether a pending slot exists",
     calls: ['ssm:DescribeParameters'],
@@ -164,9 +172,9 @@ export const CATALOGUE: CatalogueStatement[] = [
   },
   {
     sid: 'DescribeNetwork',
-    purpose: "the security groups' rules and the backend instances (state, groups, instance profile)",
-    calls: ['ec2:DescribeSecurityGroups', 'ec2:DescribeInstances'],
-    actions: ['ec2:DescribeSecurityGroups', 'ec2:DescribeInstances'],
+    purpose: "the security groups' rules, the backend instances (state, groups, subnet, instance profile), and each backend's path to RDS: subnets, network ACLs, RDS's network interface",
+    calls: ['ec2:DescribeSecurityGroups', 'ec2:DescribeInstances', 'ec2:DescribeSubnets', 'ec2:DescribeNetworkAcls', 'ec2:DescribeNetworkInterfaces'],
+    actions: ['ec2:DescribeSecurityGroups', 'ec2:DescribeInstances', 'ec2:DescribeSubnets', 'ec2:DescribeNetworkAcls', 'ec2:DescribeNetworkInterfaces'],
     resources: () => ['*'],
     where: '`*`',
     wildcard: 'EC2 Describe* actions have no resource-level permissions',

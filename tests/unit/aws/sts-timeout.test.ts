@@ -2,7 +2,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { GetParametersCommand } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { awsClients } from '@/lib/aws/clients';
-import { awsEnvironmentSchema } from '@/lib/config/schema';
+import { setConfigForTests } from '@/lib/config/load';
+import type { AwsEnvironmentConfig } from '@/lib/config/schema';
 
 // A hung STS must not hang the console: the client behind assume-role is time-boxed like every other,
 // so a rotation's calls (and the lock it keeps renewing) end instead of waiting forever.
@@ -36,17 +37,24 @@ afterAll(async () => {
 
 describe('the AWS clients', () => {
   it('give up on an STS that never answers the assume-role call, instead of waiting forever', async () => {
-    const env = awsEnvironmentSchema.parse({
-      name: 'hung-sts',
-      kind: 'aws',
-      region: 'us-east-1',
-      endpoint: `http://127.0.0.1:${port}`,
-      credentials: { source: 'assume-role', roleArn: 'arn:aws:iam::123456789012:role/linkbox-ops-console' },
-      rdsInstanceId: 'linkbox-db',
-      dbSecurityGroup: { ids: ['sg-db'] },
-      backendSecurityGroup: { ids: ['sg-app'] },
-      backendInstances: { ids: ['i-1'] },
+    // Mode aws: assume-role signs with the SDK's default chain, here the keys above.
+    const config = setConfigForTests({
+      mode: 'aws',
+      environments: [
+        {
+          name: 'hung-sts',
+          kind: 'aws',
+          region: 'us-east-1',
+          endpoint: `http://127.0.0.1:${port}`,
+          credentials: { source: 'assume-role', roleArn: 'arn:aws:iam::123456789012:role/linkbox-ops-console' },
+          rdsInstanceId: 'linkbox-db',
+          dbSecurityGroup: { ids: ['sg-db'] },
+          backendSecurityGroup: { ids: ['sg-app'] },
+          backendInstances: { ids: ['i-1'] },
+        },
+      ],
     });
+    const env = config.environments[0] as AwsEnvironmentConfig;
     await expect(awsClients(env).ssm.send(new GetParametersCommand({ Names: ['/linkbox/db-endpoint'] }))).rejects.toThrow(/timed? ?out|timeout/i);
     expect(sockets.size).toBeGreaterThan(0);
   }, 60_000);
