@@ -1,5 +1,6 @@
 import type { AwsEnvironmentConfig, ConsoleConfig } from '@/lib/config/schema';
 import { parameterName, pendingPasswordName } from './parameter-names';
+import { awsScope } from './scope';
 
 // The catalogue of calls: every AWS API call lib/aws makes, grouped into the IAM statements that
 // allow it, on the resources it is made on. The console's IAM policy is generated from it (per
@@ -37,6 +38,11 @@ export interface CatalogueStatement {
   actions: string[];
   /** The resources for one environment; "*" only where AWS offers no resource-level scoping. */
   resources(env: AwsEnvironmentConfig, scope: PolicyScope): string[];
+  /**
+   * What the call needs beyond `resources` when it is made for several environments at once, i.e.
+   * for an environment that shares its AWS scope with another in the policy (lib/aws/batch.ts).
+   */
+  batchedResources?(env: AwsEnvironmentConfig, scope: PolicyScope): string[];
   condition?(env: AwsEnvironmentConfig, scope: PolicyScope): PolicyStatement['Condition'];
   /** The resources as the README shows them. */
   where: string;
@@ -46,7 +52,6 @@ export interface CatalogueStatement {
 
 /** SDK helpers in lib/aws that send a call themselves: a waiter, a credential provider. */
 export const SDK_HELPER_CALLS: Record<string, string> = {
-  waitForCommandExecuted: 'ssm:GetCommandInvocation',
   fromTemporaryCredentials: 'sts:AssumeRole',
 };
 
@@ -58,8 +63,8 @@ export const CATALOGUE: CatalogueStatement[] = [
   {
     sid: 'ReadParameters',
     purpose: 'read the four parameters start_application.sh reads, and both password slots during a rotation',
-    calls: ['ssm:GetParameters', 'ssm:GetParameter'],
-    actions: ['ssm:GetParameters', 'ssm:GetParameter'],
+    calls: ['ssm:GetParameters'],
+    actions: ['ssm:GetParameters'],
     resources: (env, scope) =>
       [parameterName(env, 'db-endpoint'), parameterName(env, 'db-username'), parameterName(env, 'db-password'), parameterName(env, 'db-name'), pendingPasswordName(env)].map(
         (name) => parameterArn(env, scope, name),
@@ -102,7 +107,7 @@ export const CATALOGUE: CatalogueStatement[] = [
   {
     sid: 'PasswordKeyThroughSsm',
     purpose: 'decrypt and encrypt the password slots, only as SSM does it for those two parameters',
-    calls: ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:PutParameter'],
+    calls: ['ssm:GetParameters', 'ssm:PutParameter'],
     actions: ['kms:Decrypt', 'kms:Encrypt'],
     resources: (env, scope) => [arn(scope, 'kms', env.region, 'key/*')],
     condition: (env, scope) => ({
@@ -138,12 +143,12 @@ export const CATALOGUE: CatalogueStatement[] = [
   },
   {
     sid: 'CommandResults',
-    purpose: 'read the answer of a Run Command the console sent',
-    calls: ['ssm:GetCommandInvocation'],
-    actions: ['ssm:GetCommandInvocation'],
+    purpose: "read the answers of a Run Command the console sent: every instance's at once, and one whole when the listing cut it",
+    calls: ['ssm:ListCommandInvocations', 'ssm:GetCommandInvocation'],
+    actions: ['ssm:ListCommandInvocations', 'ssm:GetCommandInvocation'],
     resources: () => ['*'],
     where: '`*`',
-    wildcard: 'ssm:GetCommandInvocation has no resource-level permissions',
+    wildcard: 'ssm:ListCommandInvocations and ssm:GetCommandInvocation have no resource-level permissions',
   },
   {
     sid: 'AgentStatus',
@@ -156,11 +161,15 @@ export const CATALOGUE: CatalogueStatement[] = [
   },
   {
     sid: 'DescribeDatabase',
-    purpose: "the RDS instance's state, endpoint, master user and pending changes",
+    purpose:
+      "the RDS instance's state, endpoint, master user and pending changes; for environments that share a region and credentials, all their instances in one call filtered on their ids",
     calls: ['rds:DescribeDBInstances'],
     actions: ['rds:DescribeDBInstances'],
     resources: (env, scope) => [arn(scope, 'rds', env.region, `db:${env.rdsInstanceId}`)],
-    where: 'the DB instance `db:<rdsInstanceId>`',
+    batchedResources: (env, scope) => [arn(scope, 'rds', env.region, 'db:*')],
+    where: 'the DB instance `db:<rdsInstanceId>`; `db:*` in a region where two or more environments share the credentials',
+    wildcard:
+      'a DescribeDBInstances filtered on several instance ids is authorized on db:* (read-only metadata of every DB instance in the region, no data, no secret); granted only where environments share a region and credentials, else db:<rdsInstanceId>',
   },
   {
     sid: 'ChangeMasterPassword',
@@ -220,12 +229,15 @@ export function cataloguedCalls(): Set<string> {
 export function environmentPolicy(environments: AwsEnvironmentConfig[], scope: PolicyScope): PolicyDocument {
   if (environments.length === 0) throw new Error('an IAM policy needs at least one AWS environment');
   const statements: PolicyStatement[] = [];
+  const perScope = new Map<string, number>();
+  for (const env of environments) perScope.set(awsScope(env), (perScope.get(awsScope(env)) ?? 0) + 1);
+  const batched = (env: AwsEnvironmentConfig) => perScope.get(awsScope(env))! > 1;
   for (const entry of CATALOGUE) {
     const variants: PolicyStatement[] = [];
     for (const env of environments) {
       const condition = entry.condition?.(env, scope);
       const same = variants.find((v) => JSON.stringify(v.Condition) === JSON.stringify(condition));
-      const resources = entry.resources(env, scope);
+      const resources = [...entry.resources(env, scope), ...(batched(env) ? (entry.batchedResources?.(env, scope) ?? []) : [])];
       if (same) same.Resource = [...new Set([...same.Resource, ...resources])];
       else variants.push({ Sid: entry.sid, Effect: 'Allow', Action: [...entry.actions], Resource: resources, ...(condition ? { Condition: condition } : {}) });
     }

@@ -9,11 +9,12 @@ import { getConfig } from '@/lib/config/load';
 import type { AwsEnvironmentConfig } from '@/lib/config/schema';
 import { processWide } from '@/lib/process-wide';
 import { describeAwsError, type AwsErrorKind } from './errors';
+import { awsScope } from './scope';
 
 // The one AWS client factory: one set of clients per scope (region, endpoint and credentials), each
 // call time-boxed and retried the SDK's standard way. Nothing else in the console constructs an AWS
-// client. Environments in one scope share clients, and the readers' cache keys start with the scope,
-// so such environments share what was read.
+// client. Environments in one scope (lib/aws/scope.ts) share clients, and the readers' cache keys
+// start with the scope, so such environments share what was read.
 
 export interface AwsClients {
   ssm: SSMClient;
@@ -52,10 +53,6 @@ const LAB_CREDENTIALS = { accessKeyId: 'LABCONSOLE', secretAccessKey: 'lab-not-a
 
 const byScope = processWide('aws.clients', () => new Map<string, AwsClients>());
 
-/** Who asks where: environments with the same scope see the same AWS answers. */
-export function awsScope(env: Pick<AwsEnvironmentConfig, 'region' | 'endpoint' | 'credentials'>): string {
-  return JSON.stringify([env.region, env.endpoint ?? null, env.credentials]);
-}
 
 export function awsClients(env: AwsEnvironmentConfig): AwsClients {
   const scope = awsScope(env);

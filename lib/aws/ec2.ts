@@ -6,10 +6,12 @@ import {
   DescribeSecurityGroupsCommand,
   DescribeSubnetsCommand,
   type Filter,
+  type Instance as SdkInstance,
   type IpPermission,
   type SecurityGroup as SdkSecurityGroup,
 } from '@aws-sdk/client-ec2';
 import type { AwsEnvironmentConfig } from '@/lib/config/schema';
+import { batched, type BatchedApi } from './batch';
 import { awsClients, sendOptions, type CallOptions } from './clients';
 
 // Security groups and backend instances, found by the environment's selectors (ids or tags), and
@@ -61,32 +63,28 @@ export interface BackendInstance {
   instanceProfileArn: string | null;
 }
 
-/** Both groups with one DescribeSecurityGroups call when the selectors allow it, else two at once. */
+/**
+ * Both groups: one DescribeSecurityGroups call when the selectors can share one (both by ids, or
+ * both by tags on the same keys), else two at once, shared with the scope's other environments.
+ */
 export async function describeLinkboxSecurityGroups(env: AwsEnvironmentConfig, opts: CallOptions = {}): Promise<LinkboxSecurityGroups> {
-  const fetch = (input: GroupQuery) => describeGroups(env, input, opts);
-  const combined = combinedQuery(env.dbSecurityGroup, env.backendSecurityGroup);
-  if (combined) {
-    const all = await fetch(combined);
-    return { db: all.filter((g) => matches(g, env.dbSecurityGroup)), backend: all.filter((g) => matches(g, env.backendSecurityGroup)) };
-  }
-  const [db, backend] = await Promise.all([fetch(queryFor(env.dbSecurityGroup)), fetch(queryFor(env.backendSecurityGroup))]);
+  const [db, backend] = await Promise.all([batched(env, SECURITY_GROUPS, env.dbSecurityGroup, opts), batched(env, SECURITY_GROUPS, env.backendSecurityGroup, opts)]);
   return { db, backend };
 }
 
 /** Security groups by id, with their ingress and egress rules: the groups a path check needs beyond the configured ones. */
 export function describeSecurityGroupsById(env: AwsEnvironmentConfig, groupIds: string[], opts: CallOptions = {}): Promise<SecurityGroupInfo[]> {
-  if (groupIds.length === 0) return Promise.resolve([]);
-  return describeGroups(env, { GroupIds: groupIds }, opts);
+  return batched(env, SECURITY_GROUPS, { ids: groupIds }, opts);
 }
 
-type GroupQuery = { GroupIds?: string[]; Filters?: Filter[] };
+type EC2Query = { ids: string[]; filters?: undefined } | { ids?: undefined; filters: Filter[] };
 
-async function describeGroups(env: AwsEnvironmentConfig, input: GroupQuery, opts: CallOptions): Promise<SecurityGroupInfo[]> {
+async function describeGroups(env: AwsEnvironmentConfig, query: EC2Query, opts: CallOptions): Promise<SecurityGroupInfo[]> {
   const { ec2 } = awsClients(env);
   const groups: SdkSecurityGroup[] = [];
   let NextToken: string | undefined;
   do {
-    const out = await ec2.send(new DescribeSecurityGroupsCommand({ ...input, NextToken }), sendOptions(opts));
+    const out = await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: query.ids, Filters: query.filters, NextToken }), sendOptions(opts));
     groups.push(...(out.SecurityGroups ?? []));
     NextToken = out.NextToken;
   } while (NextToken);
@@ -95,34 +93,72 @@ async function describeGroups(env: AwsEnvironmentConfig, input: GroupQuery, opts
 
 /** Every instance the environment's selector names (terminated ones too when named by id), sorted by id. */
 export async function describeBackendInstances(env: AwsEnvironmentConfig, opts: CallOptions = {}): Promise<BackendInstance[]> {
-  const { ec2 } = awsClients(env);
   const sel = env.backendInstances;
-  const input = 'ids' in sel ? { InstanceIds: sel.ids } : { Filters: tagFilters(sel.tags) };
-  const instances: BackendInstance[] = [];
+  const found = await batched(env, INSTANCES, sel, opts);
+  return (
+    found
+      // Terminated instances linger in DescribeInstances for an hour; they are not part of the fleet.
+      .filter((i) => 'ids' in sel || (i.State?.Name !== 'terminated' && i.State?.Name !== 'shutting-down'))
+      .map((i) => ({
+        id: i.InstanceId!,
+        name: nameTag(i.Tags),
+        state: i.State?.Name ?? null,
+        privateIp: i.PrivateIpAddress ?? null,
+        subnetId: i.SubnetId ?? null,
+        vpcId: i.VpcId ?? null,
+        securityGroupIds: (i.SecurityGroups ?? []).flatMap((g) => (g.GroupId ? [g.GroupId] : [])),
+        instanceProfileArn: i.IamInstanceProfile?.Arn ?? null,
+      }))
+      .sort((a, b) => a.id.localeCompare(b.id))
+  );
+}
+
+async function describeInstances(env: AwsEnvironmentConfig, query: EC2Query, opts: CallOptions): Promise<SdkInstance[]> {
+  const { ec2 } = awsClients(env);
+  const instances: SdkInstance[] = [];
   let NextToken: string | undefined;
   do {
-    const out = await ec2.send(new DescribeInstancesCommand({ ...input, NextToken }), sendOptions(opts));
-    for (const r of out.Reservations ?? []) {
-      for (const i of r.Instances ?? []) {
-        if (!i.InstanceId) continue;
-        // Terminated instances linger in DescribeInstances for an hour; they are not part of the fleet.
-        if (!('ids' in sel) && (i.State?.Name === 'terminated' || i.State?.Name === 'shutting-down')) continue;
-        instances.push({
-          id: i.InstanceId,
-          name: nameTag(i.Tags),
-          state: i.State?.Name ?? null,
-          privateIp: i.PrivateIpAddress ?? null,
-          subnetId: i.SubnetId ?? null,
-          vpcId: i.VpcId ?? null,
-          securityGroupIds: (i.SecurityGroups ?? []).flatMap((g) => (g.GroupId ? [g.GroupId] : [])),
-          instanceProfileArn: i.IamInstanceProfile?.Arn ?? null,
-        });
-      }
-    }
+    const out = await ec2.send(new DescribeInstancesCommand({ InstanceIds: query.ids, Filters: query.filters, NextToken }), sendOptions(opts));
+    for (const r of out.Reservations ?? []) instances.push(...(r.Instances ?? []).filter((i) => i.InstanceId));
     NextToken = out.NextToken;
   } while (NextToken);
-  return instances.sort((a, b) => a.id.localeCompare(b.id));
+  return instances;
 }
+
+/** EC2 takes at most this many values in one filter. */
+const EC2_FILTER_VALUES_MAX = 200;
+
+/**
+ * One Describe* call for the selectors of a scope's environments: selectors by ids together, and
+ * selectors by tags on the same keys together (each key's values OR-ed, so the answer is a superset).
+ * Each requester keeps exactly what its own selector names; an id it did not name is not its answer.
+ */
+function bySelector<T>(name: string, describe: (env: AwsEnvironmentConfig, query: EC2Query, opts: CallOptions) => Promise<T[]>, facts: (item: T) => { id: string; tags: Record<string, string> }): BatchedApi<Selector, T[], T[]> {
+  return {
+    name,
+    variant: (sel) => ('ids' in sel ? 'ids' : `tags:${JSON.stringify(Object.keys(sel.tags).sort())}`),
+    limit: EC2_FILTER_VALUES_MAX,
+    units: (sel) => ('ids' in sel ? sel.ids : [JSON.stringify(Object.entries(sel.tags).sort())]),
+    send(env, units, [first], opts) {
+      if ('ids' in first!) return describe(env, { ids: units }, opts);
+      const values = new Map<string, Set<string>>();
+      for (const unit of units) for (const [k, v] of JSON.parse(unit) as Array<[string, string]>) values.set(k, (values.get(k) ?? new Set()).add(v));
+      return describe(env, { filters: [...values].map(([k, vs]) => ({ Name: `tag:${k}`, Values: [...vs] })) }, opts);
+    },
+    answer(sel, answers) {
+      const byId = new Map<string, T>();
+      for (const item of answers.flat()) {
+        const { id, tags } = facts(item);
+        const named = 'ids' in sel ? sel.ids.includes(id) : Object.entries(sel.tags).every(([k, v]) => tags[k] !== undefined && filterValueMatches(v, tags[k]));
+        if (named) byId.set(id, item);
+      }
+      return [...byId.values()];
+    },
+  };
+}
+
+const SECURITY_GROUPS = bySelector('ec2:DescribeSecurityGroups', describeGroups, (g) => g);
+const INSTANCES = bySelector('ec2:DescribeInstances', describeInstances, (i) => ({ id: i.InstanceId!, tags: tagMap(i.Tags) }));
 
 /** Does this rule let TCP traffic through on `port`? */
 export function ruleCoversPort(rule: SecurityGroupRule, port: number): boolean {
@@ -144,7 +180,7 @@ function toGroupInfo(g: SdkSecurityGroup): SecurityGroupInfo {
     id: g.GroupId ?? '',
     name: g.GroupName ?? null,
     vpcId: g.VpcId ?? null,
-    tags: Object.fromEntries((g.Tags ?? []).filter((t) => t.Key).map((t) => [t.Key!, t.Value ?? ''])),
+    tags: tagMap(g.Tags),
     ingress: (g.IpPermissions ?? []).map(toRule),
     egress: (g.IpPermissionsEgress ?? []).map(toRule),
   };
@@ -162,34 +198,6 @@ function toRule(p: IpPermission): SecurityGroupRule {
       ...(p.PrefixListIds ?? []).filter((s) => s.PrefixListId).map((s) => ({ kind: 'prefix-list' as const, value: s.PrefixListId!, description: s.Description ?? null })),
     ],
   };
-}
-
-function tagFilters(tags: Record<string, string>): Filter[] {
-  return Object.entries(tags).map(([k, v]) => ({ Name: `tag:${k}`, Values: [v] }));
-}
-
-function queryFor(sel: Selector): GroupQuery {
-  return 'ids' in sel ? { GroupIds: sel.ids } : { Filters: tagFilters(sel.tags) };
-}
-
-/**
- * One query that returns a superset of both selections: both by ids, or both by tags on the same
- * keys (values are OR-ed within a filter). Other mixes would AND away one of the groups.
- */
-function combinedQuery(a: Selector, b: Selector): GroupQuery | null {
-  if ('ids' in a && 'ids' in b) return { GroupIds: [...new Set([...a.ids, ...b.ids])] };
-  if ('tags' in a && 'tags' in b) {
-    const keys = Object.keys(a.tags).sort();
-    const otherKeys = Object.keys(b.tags).sort();
-    if (keys.join('\0') !== otherKeys.join('\0')) return null;
-    return { Filters: keys.map((k) => ({ Name: `tag:${k}`, Values: [...new Set([a.tags[k]!, b.tags[k]!])] })) };
-  }
-  return null;
-}
-
-function matches(g: SecurityGroupInfo, sel: Selector): boolean {
-  if ('ids' in sel) return sel.ids.includes(g.id);
-  return Object.entries(sel.tags).every(([k, v]) => g.tags[k] === v);
 }
 
 // ---- The VPC between a backend and the database ----
@@ -319,4 +327,14 @@ export async function describeRdsNetworkInterfaces(env: AwsEnvironmentConfig, vp
 
 function nameTag(tags: Array<{ Key?: string; Value?: string }> | undefined): string | null {
   return tags?.find((t) => t.Key === 'Name')?.Value ?? null;
+}
+
+/** How EC2 matches a filter value: `*` any characters, `?` one, the rest literally. */
+function filterValueMatches(pattern: string, value: string): boolean {
+  const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[\\s\\S]*').replace(/\?/g, '[\\s\\S]');
+  return new RegExp(`^${re}$`).test(value);
+}
+
+function tagMap(tags: Array<{ Key?: string; Value?: string }> | undefined): Record<string, string> {
+  return Object.fromEntries((tags ?? []).filter((t) => t.Key).map((t) => [t.Key!, t.Value ?? '']));
 }

@@ -3,14 +3,16 @@ import { createHmac, randomBytes } from 'node:crypto';
 import {
   DeleteParameterCommand,
   DescribeParametersCommand,
-  GetParameterCommand,
   GetParameterHistoryCommand,
   GetParametersCommand,
   PutParameterCommand,
+  type Parameter,
+  type ParameterMetadata,
   type ParameterType,
 } from '@aws-sdk/client-ssm';
 import type { AwsEnvironmentConfig } from '@/lib/config/schema';
 import { processWide } from '@/lib/process-wide';
+import { batched, type BatchedApi } from './batch';
 import { awsClients, sendOptions, type CallOptions } from './clients';
 import { LINKBOX_PARAMETERS, parameterName, pendingPasswordName, type LinkboxParameterKey } from './parameter-names';
 
@@ -52,24 +54,71 @@ export interface LinkboxParameters {
   metadataUnavailable?: string;
 }
 
+/** SSM answers at most this many names (version selectors included) per GetParameters call. */
+const GET_PARAMETERS_MAX = 10;
+/** A DescribeParameters filter takes at most this many values, and a page at most this many results. */
+const DESCRIBE_PARAMETERS_MAX = 50;
+
+/**
+ * GetParameters for the names of every environment of a scope, decrypted or not. Each requester gets
+ * only the parameters it named; a name SSM does not have (InvalidParameters) is simply absent from
+ * its requester's answer, so it is that environment's missing parameter and nobody else's.
+ */
+const GET_PARAMETERS: BatchedApi<{ names: string[]; decrypt: boolean }, Parameter[], Parameter[]> = {
+  name: 'ssm:GetParameters',
+  variant: (q) => (q.decrypt ? 'decrypted' : 'plain'),
+  limit: GET_PARAMETERS_MAX,
+  units: (q) => q.names,
+  async send(env, names, [q], opts) {
+    const out = await awsClients(env).ssm.send(new GetParametersCommand({ Names: names, WithDecryption: q!.decrypt }), sendOptions(opts));
+    return out.Parameters ?? [];
+  },
+  answer(q, answers) {
+    const asked = new Set(q.names);
+    return answers.flat().filter((p) => asked.has(p.Name ?? ''));
+  },
+};
+
+/** The metadata of the names every environment of a scope asked for, in as few filtered calls as the filter's 50 values allow. */
+const DESCRIBE_PARAMETERS: BatchedApi<string[], ParameterMetadata[], ParameterMetadata[]> = {
+  name: 'ssm:DescribeParameters',
+  limit: DESCRIBE_PARAMETERS_MAX,
+  units: (names) => names,
+  async send(env, names, _requests, opts) {
+    const found: ParameterMetadata[] = [];
+    let NextToken: string | undefined;
+    do {
+      const out = await awsClients(env).ssm.send(
+        new DescribeParametersCommand({ ParameterFilters: [{ Key: 'Name', Option: 'Equals', Values: names }], MaxResults: DESCRIBE_PARAMETERS_MAX, NextToken }),
+        sendOptions(opts),
+      );
+      found.push(...(out.Parameters ?? []));
+      NextToken = out.NextToken;
+    } while (NextToken);
+    return found;
+  },
+  answer(names, answers) {
+    const asked = new Set(names);
+    return answers.flat().filter((p) => asked.has(p.Name ?? ''));
+  },
+};
+
 /**
  * The four parameters without decryption (GetParameters) and their metadata, with the pending slot's,
- * in one DescribeParameters call: two calls for everything a status and a diagnosis show about SSM.
+ * in one DescribeParameters call: two calls for everything a status and a diagnosis show about SSM,
+ * shared with the other environments of the scope that read theirs in the same tick (lib/aws/batch.ts).
  */
 export async function readLinkboxParameters(env: AwsEnvironmentConfig, opts: CallOptions = {}): Promise<LinkboxParameters> {
-  const { ssm } = awsClients(env);
   const names = LINKBOX_PARAMETERS.map((k) => parameterName(env, k));
   const pendingName = pendingPasswordName(env);
-  const described = ssm
-    .send(new DescribeParametersCommand({ ParameterFilters: [{ Key: 'Name', Option: 'Equals', Values: [...names, pendingName] }], MaxResults: 50 }), sendOptions(opts))
-    .then(
-      (out) => ({ byName: new Map((out.Parameters ?? []).map((p) => [p.Name ?? '', p])) }),
-      (err: unknown) => ({ error: err as { name?: string } }),
-    );
-  const [got, meta] = await Promise.all([ssm.send(new GetParametersCommand({ Names: names, WithDecryption: false }), sendOptions(opts)), described]);
+  const described = batched(env, DESCRIBE_PARAMETERS, [...names, pendingName], opts).then(
+    (found) => ({ byName: new Map(found.map((p) => [p.Name ?? '', p])) }),
+    (err: unknown) => ({ error: err as { name?: string } }),
+  );
+  const [got, meta] = await Promise.all([batched(env, GET_PARAMETERS, { names, decrypt: false }, opts), described]);
 
   const result: LinkboxParameters = { prefix: env.parameterPrefix, account: null, missing: [], parameters: {} };
-  const byName = new Map((got.Parameters ?? []).map((p) => [p.Name, p]));
+  const byName = new Map(got.map((p) => [p.Name, p]));
   for (const key of LINKBOX_PARAMETERS) {
     const name = parameterName(env, key);
     const p = byName.get(name);
@@ -97,12 +146,16 @@ export async function readLinkboxParameters(env: AwsEnvironmentConfig, opts: Cal
   return result;
 }
 
-/** The one decrypted read for a login: db-password's value. */
+/**
+ * The one decrypted read for a login: db-password's value. Environments of the scope that decrypt
+ * theirs in the same tick share GetParameters calls (ten names a call); each gets only its own value.
+ */
 export async function readDatabasePassword(env: AwsEnvironmentConfig, opts: CallOptions = {}): Promise<string> {
   const name = parameterName(env, 'db-password');
-  const out = await awsClients(env).ssm.send(new GetParameterCommand({ Name: name, WithDecryption: true }), sendOptions(opts));
-  if (out.Parameter?.Value === undefined) throw new MissingParameterError(name);
-  return out.Parameter.Value;
+  const found = await batched(env, GET_PARAMETERS, { names: [name], decrypt: true }, opts);
+  const value = found.find((p) => p.Name === name)?.Value;
+  if (value === undefined) throw new MissingParameterError(name);
+  return value;
 }
 
 export interface PasswordSlots {
@@ -187,8 +240,6 @@ export async function readPasswordVersions(env: AwsEnvironmentConfig, opts: Call
   return versions.sort((a, b) => a.version - b.version);
 }
 
-/** SSM answers at most this many names (version selectors included) per GetParameters call. */
-const GET_PARAMETERS_MAX = 10;
 
 /**
  * A fingerprint of each of these versions of db-password: exactly these versions are decrypted

@@ -1,6 +1,7 @@
 import 'server-only';
-import { DescribeDBInstancesCommand, ModifyDBInstanceCommand } from '@aws-sdk/client-rds';
+import { DescribeDBInstancesCommand, ModifyDBInstanceCommand, type DBInstance as SdkDBInstance } from '@aws-sdk/client-rds';
 import type { AwsEnvironmentConfig } from '@/lib/config/schema';
+import { batched, type BatchedApi } from './batch';
 import { awsClients, sendOptions, type CallOptions } from './clients';
 
 // The RDS instance as the checks and the rotation need it: plain values, never the SDK object.
@@ -23,16 +24,12 @@ export interface DatabaseInstance {
   subnetGroup: { name: string | null; vpcId: string | null; subnetIds: string[] } | null;
 }
 
-/** Null when the instance does not exist (a verdict); any other failure throws (could not check). */
+/**
+ * Null when the instance does not exist (a verdict); any other failure throws (could not check).
+ * Environments of the scope that describe theirs in the same tick share one call (lib/aws/batch.ts).
+ */
 export async function describeDatabaseInstance(env: AwsEnvironmentConfig, opts: CallOptions = {}): Promise<DatabaseInstance | null> {
-  let out;
-  try {
-    out = await awsClients(env).rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: env.rdsInstanceId }), sendOptions(opts));
-  } catch (err) {
-    if ((err as { name?: string }).name?.startsWith('DBInstanceNotFound')) return null;
-    throw err;
-  }
-  const db = out.DBInstances?.find((d) => d.DBInstanceIdentifier === env.rdsInstanceId) ?? out.DBInstances?.[0];
+  const db = await batched(env, DESCRIBE_DB_INSTANCES, env.rdsInstanceId, opts);
   if (!db) return null;
   const pending = Object.entries(db.PendingModifiedValues ?? {})
     .filter(([, v]) => v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0))
@@ -59,6 +56,45 @@ export async function describeDatabaseInstance(env: AwsEnvironmentConfig, opts: 
       : null,
   };
 }
+
+/** Ids one filtered DescribeDBInstances call carries (a page holds at most 100 instances). */
+const DESCRIBE_DB_INSTANCES_MAX = 100;
+
+/**
+ * One instance alone is described by its identifier, which IAM authorizes on `db:<id>`. Several are
+ * described in one call filtered on `db-instance-id`, which IAM authorizes on `db:*`: the catalogue
+ * grants that only where environments share a scope (lib/aws/catalogue.ts), and where it is refused
+ * the batch asks for each instance alone. An instance nobody asked for is never anyone's answer.
+ */
+const DESCRIBE_DB_INSTANCES: BatchedApi<string, SdkDBInstance[], SdkDBInstance | null> = {
+  name: 'rds:DescribeDBInstances',
+  limit: DESCRIBE_DB_INSTANCES_MAX,
+  units: (id) => [id],
+  async send(env, ids, _requests, opts) {
+    const { rds } = awsClients(env);
+    if (ids.length === 1) {
+      try {
+        return (await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: ids[0] }), sendOptions(opts))).DBInstances ?? [];
+      } catch (err) {
+        if ((err as { name?: string }).name?.startsWith('DBInstanceNotFound')) return [];
+        throw err;
+      }
+    }
+    const found: SdkDBInstance[] = [];
+    let Marker: string | undefined;
+    do {
+      const out = await rds.send(
+        new DescribeDBInstancesCommand({ Filters: [{ Name: 'db-instance-id', Values: ids }], MaxRecords: DESCRIBE_DB_INSTANCES_MAX, Marker }),
+        sendOptions(opts),
+      );
+      found.push(...(out.DBInstances ?? []));
+      Marker = out.Marker;
+    } while (Marker);
+    return found;
+  },
+  // RDS keeps identifiers in lower case, whatever case the config uses.
+  answer: (id, answers) => answers.flat().find((db) => db.DBInstanceIdentifier?.toLowerCase() === id.toLowerCase() || db.DBInstanceArn === id) ?? null,
+};
 
 /** True while RDS has a master password change it has not applied yet. */
 export function passwordChangePending(db: DatabaseInstance): boolean {

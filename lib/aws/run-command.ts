@@ -1,13 +1,20 @@
 import 'server-only';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DescribeInstanceInformationCommand, SendCommandCommand, waitForCommandExecuted } from '@aws-sdk/client-ssm';
+import {
+  DescribeInstanceInformationCommand,
+  GetCommandInvocationCommand,
+  ListCommandInvocationsCommand,
+  SendCommandCommand,
+  type CommandInvocation,
+} from '@aws-sdk/client-ssm';
 import { IMAGE_TAG_PATTERN, type AwsEnvironmentConfig } from '@/lib/config/schema';
 import { redact, shorten } from '@/lib/redact';
-import { awsClients, sendOptions, type CallOptions } from './clients';
+import { batched, type BatchedApi } from './batch';
+import { awsClients, sendOptions, type AwsClients, type CallOptions } from './clients';
 import { describeAwsError } from './errors';
 
 // Everything the console runs on a backend instance, through SSM Run Command: one sender and
-// waiter (`runShellCommand`), and every line it ever sends, built here from validated values only.
+// reader of the answers (`runShellCommand`), and every line it ever sends, built here from validated values only.
 // SSM keeps a command's parameters and output for 30 days, readable without the KMS key, so no line
 // here may print a secret (docs/SECURITY.md).
 
@@ -29,17 +36,19 @@ export interface ShellOptions extends CallOptions {
   timeoutMs: number;
   /** What the command is for, as Run Command's history shows it. */
   comment: string;
-  /** Between two GetCommandInvocation calls; brisk by default, so a page waits about one poll. */
+  /** Between two reads of the answers; brisk by default, so a page waits about one poll. */
   pollIntervalMs?: number;
   /** Called once SendCommand answered, before the wait (a rollout records the command id). */
   onSent?: (commandId: string) => void | Promise<void>;
 }
 
 const BRISK_POLL_MS = 250;
+/** SendCommand reaches at most this many instances by id in one call. */
+const SEND_COMMAND_MAX_INSTANCES = 50;
 
 /**
- * Sends `lines` as one AWS-RunShellScript to every instance, then waits for each invocation with the
- * SDK's own waiter. Throws when SendCommand itself fails; a failure on one instance is that
+ * Sends `lines` as one AWS-RunShellScript to every instance, then reads every instance's answer at
+ * once (commandAnswers). Throws when SendCommand itself fails; a failure on one instance is that
  * instance's outcome.
  */
 export async function runShellCommand(
@@ -62,44 +71,117 @@ export async function runShellCommand(
   const commandId = sent.Command?.CommandId;
   if (!commandId) throw new Error('SendCommand returned no CommandId');
   await opts.onSent?.(commandId);
-
-  const pollMs = opts.pollIntervalMs ?? BRISK_POLL_MS;
-  const pollSeconds = pollMs / 1000;
-  // No agent has answered within a round trip of SendCommand: asking at once only costs a call.
-  await sleep(pollMs, undefined, { signal: opts.signal }).catch(() => {});
-  const entries = await Promise.all(
-    instanceIds.map(async (instanceId): Promise<[string, ShellOutcome]> => {
-      // The SDK's waiter that returns rather than throws: a "Failed" invocation is an answer here.
-      const result = await waitForCommandExecuted(
-        // The SDK's default of 5 s between polls would hold a page for seconds after the command ended.
-        { client: ssm, minDelay: pollSeconds, maxDelay: pollSeconds, maxWaitTime: Math.max(opts.timeoutMs / 1000, pollSeconds * 2), abortSignal: opts.signal },
-        { CommandId: commandId, InstanceId: instanceId },
-      );
-      return [instanceId, outcomeOf(commandId, instanceId, result, opts.timeoutMs)];
-    }),
-  );
-  return { commandId, outcomes: Object.fromEntries(entries) };
+  return { commandId, outcomes: await commandAnswers(env, commandId, instanceIds, opts) };
 }
 
-function outcomeOf(
-  commandId: string,
-  instanceId: string,
-  result: { state: string; reason?: unknown; observedResponses?: Record<string, number> },
-  timeoutMs: number,
-): ShellOutcome {
-  const inv = result.reason as { Status?: string; ResponseCode?: number; StandardOutputContent?: string; StandardErrorContent?: string } | undefined;
-  if ((result.state === 'SUCCESS' || result.state === 'FAILURE') && inv?.Status) {
+/** Run Command's statuses that are not yet an answer. */
+const UNFINISHED = new Set(['Pending', 'InProgress', 'Delayed', 'Cancelling']);
+/** ListCommandInvocations gives a plugin's output joined and cut at this length (the agent's MaximumPluginOutputSize). */
+const LISTED_OUTPUT_MAX = 2500;
+/** How the agent joins stdout and stderr in a plugin's Output, and marks a cut. */
+const ERROR_TITLE = '\n----------ERROR-------\n';
+const CUT_MARKERS = ['---Output truncated---', '---Error truncated----'];
+
+/**
+ * Every instance's answer to a command, read for all of them in one call per poll
+ * (ListCommandInvocations with details), the first poll at once: no agent pause is guessed. An
+ * answer the listing may have cut is read whole with GetCommandInvocation, for that instance only.
+ */
+async function commandAnswers(env: AwsEnvironmentConfig, commandId: string, instanceIds: string[], opts: ShellOptions): Promise<Record<string, ShellOutcome>> {
+  const { ssm } = awsClients(env);
+  const deadline = Date.now() + opts.timeoutMs;
+  const outcomes: Record<string, ShellOutcome> = {};
+  let lastError: unknown;
+  for (;;) {
+    const waiting = new Set(instanceIds.filter((id) => !(id in outcomes)));
+    try {
+      for (const inv of await listInvocations(ssm, commandId, opts)) {
+        const id = inv.InstanceId ?? '';
+        if (!waiting.has(id) || !inv.Status || UNFINISHED.has(inv.Status)) continue;
+        const plugin = inv.CommandPlugins?.[0];
+        const output = plugin?.Output ?? '';
+        outcomes[id] = mayBeCut(output)
+          ? await wholeAnswer(ssm, commandId, id, opts)
+          : { ok: true, answer: { status: inv.Status, exitCode: plugin?.ResponseCode ?? null, ...splitOutput(output) } };
+      }
+    } catch (err) {
+      lastError = err;
+    }
+    if (instanceIds.every((id) => id in outcomes) || opts.signal?.aborted) break;
+    const pollMs = opts.pollIntervalMs ?? BRISK_POLL_MS;
+    if (Date.now() + pollMs > deadline) break;
+    await sleep(pollMs, undefined, { signal: opts.signal }).catch(() => {});
+  }
+  for (const id of instanceIds) {
+    if (id in outcomes) continue;
+    if (opts.signal?.aborted) outcomes[id] = { ok: false, reason: `the wait for Run Command ${commandId} on ${id} was cancelled` };
+    else {
+      const last = lastError ? describeAwsError(lastError, { action: 'ListCommandInvocations' }).message : null;
+      outcomes[id] = { ok: false, reason: `Run Command ${commandId} did not finish on ${id} within ${opts.timeoutMs} ms${last ? ` (last answer: ${last})` : ''}` };
+    }
+  }
+  return outcomes;
+}
+
+async function listInvocations(ssm: AwsClients['ssm'], commandId: string, opts: CallOptions): Promise<CommandInvocation[]> {
+  const found: CommandInvocation[] = [];
+  let NextToken: string | undefined;
+  do {
+    const out = await ssm.send(new ListCommandInvocationsCommand({ CommandId: commandId, Details: true, MaxResults: SEND_COMMAND_MAX_INSTANCES, NextToken }), sendOptions(opts));
+    found.push(...(out.CommandInvocations ?? []));
+    NextToken = out.NextToken;
+  } while (NextToken);
+  return found;
+}
+
+function mayBeCut(output: string): boolean {
+  return output.length >= LISTED_OUTPUT_MAX - ERROR_TITLE.length || CUT_MARKERS.some((m) => output.includes(m));
+}
+
+/** The listing's Output is stdout, then stderr under the agent's error title. */
+function splitOutput(output: string): { stdout: string; stderr: string } {
+  const at = output.indexOf(ERROR_TITLE);
+  return at < 0 ? { stdout: output, stderr: '' } : { stdout: output.slice(0, at), stderr: output.slice(at + ERROR_TITLE.length) };
+}
+
+async function wholeAnswer(ssm: AwsClients['ssm'], commandId: string, instanceId: string, opts: CallOptions): Promise<ShellOutcome> {
+  try {
+    const inv = await ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }), sendOptions(opts));
     return {
       ok: true,
-      answer: { status: inv.Status, exitCode: inv.ResponseCode ?? null, stdout: inv.StandardOutputContent ?? '', stderr: inv.StandardErrorContent ?? '' },
+      answer: { status: inv.Status ?? 'Unknown', exitCode: inv.ResponseCode ?? null, stdout: inv.StandardOutputContent ?? '', stderr: inv.StandardErrorContent ?? '' },
     };
+  } catch (err) {
+    return { ok: false, reason: `the whole answer of Run Command ${commandId} on ${instanceId} could not be read: ${describeAwsError(err, { action: 'GetCommandInvocation' }).message}` };
   }
-  if (result.state === 'ABORTED') return { ok: false, reason: `the wait for Run Command ${commandId} on ${instanceId} was cancelled` };
-  // The waiter retries every error; the last one it saw is the reason (throttled, denied...).
-  const seen = Object.keys(result.observedResponses ?? {}).pop();
-  const last = result.reason instanceof Error ? describeAwsError(result.reason, { action: 'GetCommandInvocation' }).message : seen ? shorten(redact(seen), 200) : null;
-  return { ok: false, reason: `Run Command ${commandId} did not finish on ${instanceId} within ${timeoutMs} ms${last ? ` (last answer: ${last})` : ''}` };
 }
+
+interface ShellRequest {
+  instanceIds: string[];
+  lines: string[];
+  comment: string;
+  timeoutMs: number;
+}
+
+/**
+ * The same lines for several environments' backends of one scope: one SendCommand (up to 50
+ * instances), one read of the answers; each environment gets its own instances' outcomes.
+ */
+const SHELL_COMMAND: BatchedApi<ShellRequest, Record<string, ShellOutcome>, Record<string, ShellOutcome>> = {
+  name: 'ssm:SendCommand',
+  variant: (q) => JSON.stringify([q.comment, q.lines]),
+  limit: SEND_COMMAND_MAX_INSTANCES,
+  units: (q) => q.instanceIds,
+  async send(env, instanceIds, requests, opts) {
+    const { comment, lines } = requests[0]!;
+    const timeoutMs = Math.max(...requests.map((q) => q.timeoutMs));
+    return (await runShellCommand(env, instanceIds, lines, { comment, timeoutMs, signal: opts.signal })).outcomes;
+  },
+  answer(q, answers) {
+    const all: Record<string, ShellOutcome> = Object.assign({}, ...answers);
+    return Object.fromEntries(q.instanceIds.flatMap((id) => (all[id] ? [[id, all[id]]] : [])));
+  },
+};
 
 // ---- The lines ----
 
@@ -200,7 +282,8 @@ export interface BackendReport {
 /**
  * Each instance's container state (`docker inspect`), and with `tcpProbe` also `nc` to the
  * database from the instance itself, in ONE Run Command: one SendCommand, one answer per instance.
- * `inspect: false` asks only the TCP question.
+ * `inspect: false` asks only the TCP question. Environments of the scope asking the same lines in
+ * the same tick share the command (lib/aws/batch.ts).
  */
 export async function readBackendReports(
   env: AwsEnvironmentConfig,
@@ -210,11 +293,8 @@ export async function readBackendReports(
   if (instanceIds.length === 0) return {};
   const inspect = opts.inspect ?? true;
   const lines = [...(inspect ? containerLines() : []), ...(opts.tcpProbe ? tcpProbeLines(opts.tcpProbe) : [])];
-  const { outcomes } = await runShellCommand(env, instanceIds, lines, {
-    timeoutMs: opts.timeoutMs,
-    signal: opts.signal,
-    comment: [inspect && 'container state', opts.tcpProbe && 'TCP to the database'].filter(Boolean).join(' and '),
-  });
+  const comment = [inspect && 'container state', opts.tcpProbe && 'TCP to the database'].filter(Boolean).join(' and ');
+  const outcomes = await batched(env, SHELL_COMMAND, { instanceIds, lines, comment, timeoutMs: opts.timeoutMs }, { signal: opts.signal });
   const reports: Record<string, BackendReport> = {};
   for (const id of instanceIds) {
     const outcome = outcomes[id]!;

@@ -1,17 +1,19 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
 import { DescribeInstancesCommand, DescribeNetworkAclsCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
-import { DescribeParametersCommand, GetCommandInvocationCommand, GetParameterCommand, GetParameterHistoryCommand, GetParametersCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
+import { DescribeParametersCommand, GetParameterHistoryCommand, GetParametersCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
 import { AuthorizationError } from '@/lib/roles';
 import type { CheckId, CheckResult, EnvironmentStatus } from '@/lib/checks/types';
 import { UnknownEnvironmentError } from '@/lib/config/load';
 import { getEnvironmentStatus } from '@/lib/status';
 import type { AwsEnvironmentConfig } from '@/lib/config/schema';
 import {
+  answerRunCommand,
   awsError,
   closedPort,
   CONTAINER_STARTED,
   DB_ENDPOINT,
+  decryptedPassword,
   dockerInspect,
   inspectOutput,
   ec2,
@@ -104,10 +106,10 @@ describe('a healthy AWS environment', () => {
 
   it('costs one call per AWS API, and reads SSM without decryption except for the login', async () => {
     await status();
-    expect(ssm.commandCalls(GetParametersCommand)).toHaveLength(1);
-    expect(ssm.commandCalls(GetParametersCommand)[0]!.args[0].input.WithDecryption).toBe(false);
+    expect(ssm.commandCalls(GetParametersCommand, { WithDecryption: false })).toHaveLength(1);
     expect(ssm.commandCalls(DescribeParametersCommand)).toHaveLength(1);
-    expect(ssm.commandCalls(GetParameterCommand)).toHaveLength(1);
+    // The password alone, decrypted.
+    expect(ssm.commandCalls(GetParametersCommand, { WithDecryption: true }).map((c) => c.args[0].input.Names)).toEqual([['/linkbox/db-password']]);
     expect(rds.commandCalls(DescribeDBInstancesCommand)).toHaveLength(1);
     expect(ec2.commandCalls(DescribeSecurityGroupsCommand)).toHaveLength(1);
     expect(ec2.commandCalls(DescribeInstancesCommand)).toHaveLength(1);
@@ -138,14 +140,14 @@ describe('could not check is error, never a verdict', () => {
   });
 
   it('KMS refusing to decrypt makes db.login error with the KMS reason, and the rest still passes', async () => {
-    ssm.on(GetParameterCommand).rejects(awsError('AccessDeniedException', 'User is not authorized to perform: kms:Decrypt on the resource associated with this ciphertext'));
+    ssm.on(GetParametersCommand, { WithDecryption: true }).rejects(awsError('AccessDeniedException', 'User is not authorized to perform: kms:Decrypt on the resource associated with this ciphertext'));
     const s = await status();
     expect(check(s, 'db.login')).toMatchObject({ status: 'error', evidence: { reason: 'kms-denied' } });
     expect(check(s, 'db.backend-credentials')).toMatchObject({ status: 'error', evidence: { reason: 'kms-denied' } });
     expect(check(s, 'db.login').summary).toContain('kms:Decrypt');
     expect(s.checks.filter((c) => c.status !== 'pass').map((c) => c.id)).toEqual(['db.login', 'db.backend-credentials']);
     // One decrypted read for the two checks that need the password.
-    expect(ssm.commandCalls(GetParameterCommand)).toHaveLength(1);
+    expect(ssm.commandCalls(GetParametersCommand, { WithDecryption: true })).toHaveLength(1);
     expect(s.overall).toBe('degraded');
   });
 
@@ -259,7 +261,7 @@ describe('verdicts and their fixes', () => {
         LastModifiedDate: new Date(Date.now() - 200 * 86_400_000),
       })),
     });
-    ssm.on(GetCommandInvocationCommand).resolves({ Status: 'Success', StandardOutputContent: dockerInspect('running', CONTAINER_STARTED) });
+    decryptedPassword({ Name: '/linkbox/db-password', Type: 'SecureString', Value: PASSWORD, Version: 2 });
     const s = await status();
     expect(check(s, 'ssm.password-age')).toMatchObject({ status: 'warn', evidence: { ageDays: 200, maxAgeDays: 90 } });
     expect(s.overall).toBe('degraded');
@@ -395,7 +397,7 @@ describe('verdicts and their fixes', () => {
   });
 
   it('a password RDS does not accept fails db.login as authentication failed, without echoing it', async () => {
-    ssm.on(GetParameterCommand).resolves({ Parameter: { Name: '/linkbox/db-password', Value: 'Stale-Password-Not-Echoed' } });
+    decryptedPassword({ Name: '/linkbox/db-password', Value: 'Stale-Password-Not-Echoed' });
     const s = await status();
     const c = check(s, 'db.login');
     expect(c).toMatchObject({ status: 'fail', evidence: { errorCode: '28P01' } });
@@ -407,7 +409,7 @@ describe('verdicts and their fixes', () => {
   });
 
   it('a crashed container fails containers.running with the restart command; health and freshness skip', async () => {
-    ssm.on(GetCommandInvocationCommand, { InstanceId: 'i-0002' }).resolves({ Status: 'Success', StandardOutputContent: dockerInspect('exited', CONTAINER_STARTED, { ExitCode: 137 }) });
+    answerRunCommand('i-0002', { Status: 'Success', stdout: dockerInspect('exited', CONTAINER_STARTED, { ExitCode: 137 }) });
     const s = await status();
     const c = check(s, 'containers.running');
     expect(c.status).toBe('fail');
@@ -418,7 +420,7 @@ describe('verdicts and their fixes', () => {
   });
 
   it('"No such object" from docker inspect is a missing container (a verdict)', async () => {
-    ssm.on(GetCommandInvocationCommand, { InstanceId: 'i-0001' }).resolves({ Status: 'Success', StandardOutputContent: inspectOutput('[]\nError: No such object: linkbox-backend', true) });
+    answerRunCommand('i-0001', { Status: 'Success', stdout: inspectOutput('[]\nError: No such object: linkbox-backend', true) });
     expect(check(await status(), 'containers.running').status).toBe('fail');
   });
 
@@ -447,10 +449,7 @@ describe('verdicts and their fixes', () => {
 
 /** i-0001's container started a minute before db-password's version 3 was written. */
 function startedBeforeTheChange() {
-  ssm.on(GetCommandInvocationCommand, { InstanceId: 'i-0001' }).resolves({
-    Status: 'Success',
-    StandardOutputContent: dockerInspect('running', new Date(PASSWORD_CHANGED.getTime() - 60_000)),
-  });
+  answerRunCommand('i-0001', { Status: 'Success', stdout: dockerInspect('running', new Date(PASSWORD_CHANGED.getTime() - 60_000)) });
 }
 
 /** db-password's history (times: a day apart, ending at PASSWORD_CHANGED) and each version's value, decrypted by name:version. */
@@ -460,14 +459,18 @@ function passwordHistory(values: Record<number, string>) {
   ssm.on(GetParameterHistoryCommand).resolves({ Parameters: versions.map((v) => ({ Name: '/linkbox/db-password', Type: 'SecureString', Version: v, LastModifiedDate: when(v) })) });
   ssm.on(GetParametersCommand, { WithDecryption: true }).callsFake((input: { Names: string[] }) => ({
     Parameters: input.Names.flatMap((n) => {
-      const v = Number(n.split(':')[1]);
-      return values[v] === undefined ? [] : [{ Name: '/linkbox/db-password', Selector: `:${v}`, Type: 'SecureString', Version: v, Value: values[v], LastModifiedDate: when(v) }];
+      // A name without a selector is its newest version (the login's read).
+      const selector = n.split(':')[1];
+      const v = selector === undefined ? versions.at(-1)! : Number(selector);
+      return values[v] === undefined ? [] : [{ Name: '/linkbox/db-password', ...(selector ? { Selector: `:${v}` } : {}), Type: 'SecureString', Version: v, Value: values[v], LastModifiedDate: when(v) }];
     }),
     InvalidParameters: [],
   }));
 }
 
-const decryptingCalls = () => ssm.commandCalls(GetParametersCommand).filter((c) => c.args[0].input.WithDecryption === true);
+const decryptingCalls = () => ssm.commandCalls(GetParametersCommand, { WithDecryption: true });
+/** The decryptions of past versions (name:version), apart from the login's read of the current value. */
+const fingerprintingCalls = () => decryptingCalls().filter((c) => c.args[0].input.Names!.some((n) => n.includes(':')));
 
 describe('freshness by value: a container is stale only if the password it started with is not the current one', () => {
   it('passes a container started before a rewrite of the same value, and never shows either value', async () => {
@@ -485,22 +488,22 @@ describe('freshness by value: a container is stale only if the password it start
     startedBeforeTheChange();
     passwordHistory({ 1: 'older', 2: PASSWORD, 3: PASSWORD });
     await status();
-    expect(decryptingCalls().map((c) => [...c.args[0].input.Names!].sort())).toEqual([['/linkbox/db-password:2', '/linkbox/db-password:3']]);
+    expect(fingerprintingCalls().map((c) => [...c.args[0].input.Names!].sort())).toEqual([['/linkbox/db-password:2', '/linkbox/db-password:3']]);
     expect(ssm.commandCalls(GetParameterHistoryCommand)).toHaveLength(1);
     await status();
     await status();
-    expect(decryptingCalls()).toHaveLength(1);
+    expect(fingerprintingCalls()).toHaveLength(1);
     expect(ssm.commandCalls(GetParameterHistoryCommand)).toHaveLength(1);
   });
 
   it('reads no history at all while every container started after the last change', async () => {
     await status();
     expect(ssm.commandCalls(GetParameterHistoryCommand)).toHaveLength(0);
-    expect(decryptingCalls()).toHaveLength(0);
+    expect(fingerprintingCalls()).toHaveLength(0);
   });
 
   it('calls a container stale that started before the oldest version SSM keeps', async () => {
-    ssm.on(GetCommandInvocationCommand, { InstanceId: 'i-0001' }).resolves({ Status: 'Success', StandardOutputContent: dockerInspect('running', new Date(PASSWORD_CHANGED.getTime() - 30 * 86_400_000)) });
+    answerRunCommand('i-0001', { Status: 'Success', stdout: dockerInspect('running', new Date(PASSWORD_CHANGED.getTime() - 30 * 86_400_000)) });
     passwordHistory({ 2: PASSWORD, 3: PASSWORD });
     const c = check(await status(), 'containers.fresh-credentials');
     expect(c).toMatchObject({ status: 'fail', evidence: { 'i-0001.password': 'started before the oldest version SSM keeps, so before version 3' } });
@@ -514,13 +517,15 @@ describe('freshness by value: a container is stale only if the password it start
 });
 
 describe('each backend\'s own path and credentials', () => {
+  /** The tag the environment's selector names (EC2 answers only instances that carry it). */
+  const BACKEND_TAGS = [{ Key: 'Role', Value: 'linkbox-backend' }];
   const instances = (secondGroups: string[]) =>
     ec2.on(DescribeInstancesCommand).resolves({
       Reservations: [
         {
           Instances: [
-            { InstanceId: 'i-0001', State: { Name: 'running' }, PrivateIpAddress: '10.0.1.10', SubnetId: 'subnet-app-a', VpcId: 'vpc-1', SecurityGroups: [{ GroupId: 'sg-backend' }] },
-            { InstanceId: 'i-0002', State: { Name: 'running' }, PrivateIpAddress: '10.0.2.11', SubnetId: 'subnet-app-b', VpcId: 'vpc-1', SecurityGroups: secondGroups.map((GroupId) => ({ GroupId })) },
+            { InstanceId: 'i-0001', State: { Name: 'running' }, PrivateIpAddress: '10.0.1.10', SubnetId: 'subnet-app-a', VpcId: 'vpc-1', SecurityGroups: [{ GroupId: 'sg-backend' }], Tags: BACKEND_TAGS },
+            { InstanceId: 'i-0002', State: { Name: 'running' }, PrivateIpAddress: '10.0.2.11', SubnetId: 'subnet-app-b', VpcId: 'vpc-1', SecurityGroups: secondGroups.map((GroupId) => ({ GroupId })), Tags: BACKEND_TAGS },
           ],
         },
       ],
@@ -586,7 +591,7 @@ describe('each backend\'s own path and credentials', () => {
     const db = await startFakePostgres(encoded);
     try {
       setTestConfig({ dbPort: db.port, healthUrls: { 'i-0001': healthy.url, 'i-0002': healthy.url } });
-      ssm.on(GetParameterCommand).resolves({ Parameter: { Name: '/linkbox/db-password', Type: 'SecureString', Value: encoded, Version: 3 } });
+      decryptedPassword({ Name: '/linkbox/db-password', Type: 'SecureString', Value: encoded, Version: 3 });
       const s = await status();
       expect(check(s, 'db.login').status).toBe('pass');
       const c = check(s, 'db.backend-credentials');
@@ -622,7 +627,7 @@ describe('container state, cached longer than the status', () => {
     expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(1);
 
     invalidateCache();
-    ssm.on(GetCommandInvocationCommand, { InstanceId: 'i-0002' }).resolves({ Status: 'Success', StandardOutputContent: inspectOutput('Cannot connect to the Docker daemon', true) });
+    answerRunCommand('i-0002', { Status: 'Success', stdout: inspectOutput('Cannot connect to the Docker daemon', true) });
     expect(check(await status(false), 'containers.running').status).toBe('error');
     invalidateCache('status:');
     await status(false);
@@ -669,8 +674,8 @@ describe('the one decrypted read of a run', () => {
     const ctx = createAwsContext(getEnvironment('production') as AwsEnvironmentConfig, { budgetMs: 1000, ttlMs: 0, fresh: true });
     const reader = (id: CheckId) => ({ id, kinds: ['aws' as const], run: async () => ({ status: 'pass' as const, summary: (await ctx.databasePassword()).length > 0 ? 'read' : '', evidence: {} }) });
     await runChecks([reader('db.login'), reader('db.backend-credentials')], ctx, { dependencies: () => [] }).all;
-    expect(ssm.commandCalls(GetParameterCommand)).toHaveLength(1);
+    expect(decryptingCalls()).toHaveLength(1);
     await runChecks([reader('db.login')], ctx, { dependencies: () => [] }).all;
-    expect(ssm.commandCalls(GetParameterCommand)).toHaveLength(2);
+    expect(decryptingCalls()).toHaveLength(2);
   });
 });

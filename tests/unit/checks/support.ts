@@ -6,19 +6,13 @@ import { join } from 'node:path';
 import { TLSSocket } from 'node:tls';
 import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
 import { DescribeInstancesCommand, DescribeNetworkAclsCommand, DescribeNetworkInterfacesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, EC2Client, type NetworkAcl } from '@aws-sdk/client-ec2';
-import {
-  DescribeParametersCommand,
-  GetCommandInvocationCommand,
-  GetParameterCommand,
-  GetParametersCommand,
-  SendCommandCommand,
-  SSMClient,
-} from '@aws-sdk/client-ssm';
+import { DescribeParametersCommand, GetParametersCommand, SSMClient, type Parameter } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { invalidateCache } from '@/lib/aws/cache';
 import type { Caller } from '@/lib/roles';
 import { setConfigForTests } from '@/lib/config/load';
 import { createCertificateAuthority, issueServerCertificate } from '@/infra/lab/tls';
+import { fakeRunCommand, type InvocationAnswer } from '../support/run-command';
 
 // A healthy LinkBox as AWS would describe it, answered by aws-sdk-client-mock, plus small real
 // servers on 127.0.0.1 (a PostgreSQL that speaks just enough protocol, backends' /health) so the
@@ -125,7 +119,7 @@ export function healthyAws() {
       LastModifiedUser: 'arn:aws:iam::123456789012:user/ops',
     })),
   });
-  ssm.on(GetParameterCommand).resolves({ Parameter: { Name: '/linkbox/db-password', Type: 'SecureString', Value: PASSWORD, Version: 3 } });
+  decryptedPassword({ Name: '/linkbox/db-password', Type: 'SecureString', Value: PASSWORD, Version: 3 });
   rds.on(DescribeDBInstancesCommand).resolves({
     DBInstances: [
       {
@@ -177,14 +171,25 @@ export function healthyAws() {
     Reservations: [
       {
         Instances: [
-          { InstanceId: 'i-0001', State: { Name: 'running' }, PrivateIpAddress: '10.0.1.10', SubnetId: 'subnet-app-a', VpcId: 'vpc-1', SecurityGroups: [{ GroupId: 'sg-backend' }], Tags: [{ Key: 'Name', Value: 'linkbox-backend-1' }] },
-          { InstanceId: 'i-0002', State: { Name: 'running' }, PrivateIpAddress: '10.0.2.11', SubnetId: 'subnet-app-b', VpcId: 'vpc-1', SecurityGroups: [{ GroupId: 'sg-backend' }], Tags: [{ Key: 'Name', Value: 'linkbox-backend-2' }] },
+          { InstanceId: 'i-0001', State: { Name: 'running' }, PrivateIpAddress: '10.0.1.10', SubnetId: 'subnet-app-a', VpcId: 'vpc-1', SecurityGroups: [{ GroupId: 'sg-backend' }], Tags: [{ Key: 'Name', Value: 'linkbox-backend-1' }, { Key: 'Role', Value: 'linkbox-backend' }] },
+          { InstanceId: 'i-0002', State: { Name: 'running' }, PrivateIpAddress: '10.0.2.11', SubnetId: 'subnet-app-b', VpcId: 'vpc-1', SecurityGroups: [{ GroupId: 'sg-backend' }], Tags: [{ Key: 'Name', Value: 'linkbox-backend-2' }, { Key: 'Role', Value: 'linkbox-backend' }] },
         ],
       },
     ],
   });
-  ssm.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
-  ssm.on(GetCommandInvocationCommand).resolves({ Status: 'Success', StandardOutputContent: dockerInspect('running', CONTAINER_STARTED), StandardErrorContent: '' });
+  runCommand = fakeRunCommand(ssm, { '*': { Status: 'Success', stdout: dockerInspect('running', CONTAINER_STARTED) } });
+}
+
+/** What the decrypted read of db-password (GetParameters, WithDecryption) answers. */
+export function decryptedPassword(parameter: Parameter) {
+  ssm.on(GetParametersCommand, { WithDecryption: true }).resolves({ Parameters: [parameter], InvalidParameters: [] });
+}
+
+let runCommand: ReturnType<typeof fakeRunCommand> | undefined;
+
+/** From now on, `instanceId` ('*': every instance not named) answers Run Command with this (until healthyAws). */
+export function answerRunCommand(instanceId: string, answer: InvocationAnswer) {
+  runCommand!.answer(instanceId, answer);
 }
 
 /** What the console's container-state command prints: docker's output after its section marker (lib/aws/run-command.ts). */

@@ -5,14 +5,7 @@ import { join } from 'node:path';
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { GetInstanceProfileCommand, IAMClient, SimulatePrincipalPolicyCommand } from '@aws-sdk/client-iam';
 import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
-import {
-  DescribeInstanceInformationCommand,
-  DescribeParametersCommand,
-  GetCommandInvocationCommand,
-  GetParametersCommand,
-  SendCommandCommand,
-  SSMClient,
-} from '@aws-sdk/client-ssm';
+import { DescribeInstanceInformationCommand, DescribeParametersCommand, GetParametersCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { invalidateCache } from '@/lib/aws/cache';
@@ -26,6 +19,7 @@ import { backendAgentOnlineStep, backendRestartCountStep, backendRolePermissions
 import { localEnvOverrideStep, localListeningStep, localUrlFormatStep } from '@/lib/runbooks/steps/local';
 import { rotationPendingStep } from '@/lib/runbooks/steps/rotation';
 import type { RunbookOnlyStepId } from '@/lib/runbooks/types';
+import { fakeRunCommand } from '../support/run-command';
 
 // Runbook-only step verdicts on answers the lab cannot produce on demand: odd Run Command output,
 // IAM simulation denials, agents that vanished, denied and throttled calls. Every "could not find
@@ -140,16 +134,9 @@ describe('backend.tcp (nc -zv from each backend instance)', () => {
   it('fails naming the instance whose nc is refused, and passes the others', async () => {
     instances({ id: I1 }, { id: I2 });
     endpointParameter('linkbox-db.abc.eu-west-1.rds.amazonaws.com');
-    ssm.on(SendCommandCommand).callsFake((input: { InstanceIds: string[] }) => ({ Command: { CommandId: `cmd-${input.InstanceIds[0]}` } }));
-    ssm.on(GetCommandInvocationCommand, { InstanceId: I1 }).resolves({
-      Status: 'Success',
-      ResponseCode: 0,
-      StandardOutputContent: ncOutput('Connection to linkbox-db.abc.eu-west-1.rds.amazonaws.com 5432 port [tcp/postgresql] succeeded!', true),
-    });
-    ssm.on(GetCommandInvocationCommand, { InstanceId: I2 }).resolves({
-      Status: 'Success',
-      ResponseCode: 0,
-      StandardOutputContent: ncOutput('nc: connect to linkbox-db.abc.eu-west-1.rds.amazonaws.com port 5432 (tcp) failed: Connection refused', false),
+    fakeRunCommand(ssm, {
+      [I1]: { Status: 'Success', stdout: ncOutput('Connection to linkbox-db.abc.eu-west-1.rds.amazonaws.com 5432 port [tcp/postgresql] succeeded!', true) },
+      [I2]: { Status: 'Success', stdout: ncOutput('nc: connect to linkbox-db.abc.eu-west-1.rds.amazonaws.com port 5432 (tcp) failed: Connection refused', false) },
     });
     const out = await awsStep(backendTcpStep);
     expect(out.status).toBe('fail');
@@ -171,8 +158,7 @@ describe('backend.tcp (nc -zv from each backend instance)', () => {
   it('is error when nc prints something it cannot read as open, refused or timed out', async () => {
     instances({ id: I1 });
     endpointParameter('linkbox-db.abc.eu-west-1.rds.amazonaws.com');
-    ssm.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
-    ssm.on(GetCommandInvocationCommand).resolves({ Status: 'Success', ResponseCode: 0, StandardOutputContent: ncOutput('bash: nc: command not found', false) });
+    fakeRunCommand(ssm, { '*': { Status: 'Success', stdout: ncOutput('bash: nc: command not found', false) } });
     const out = await awsStep(backendTcpStep);
     expect(out.status).toBe('error');
   });
@@ -180,8 +166,7 @@ describe('backend.tcp (nc -zv from each backend instance)', () => {
   it('is error when the command never finishes within the step budget', async () => {
     instances({ id: I1 });
     endpointParameter('linkbox-db.abc.eu-west-1.rds.amazonaws.com');
-    ssm.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
-    ssm.on(GetCommandInvocationCommand).resolves({ Status: 'InProgress' });
+    fakeRunCommand(ssm, { '*': { Status: 'InProgress' } });
     const out = await awsStep(backendTcpStep, 800);
     expect(out.status).toBe('error');
     expect(out.summary).toMatch(/Could not/);
@@ -305,14 +290,12 @@ describe('backend.agent-online (DescribeInstanceInformation)', () => {
 
 describe('backend.restart-count (docker inspect, shared with containers.running)', () => {
   function inspect(byInstance: Record<string, { stdout?: string; stderr?: string; status?: string }>) {
-    ssm.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-inspect' } });
-    for (const [id, a] of Object.entries(byInstance)) {
-      ssm.on(GetCommandInvocationCommand, { InstanceId: id }).resolves({
-        Status: (a.status ?? 'Success') as 'Success',
-        StandardOutputContent: a.stdout === undefined ? '' : inspectOutput(a.stdout, a.status === 'Failed'),
-        StandardErrorContent: a.stderr ?? '',
-      });
-    }
+    fakeRunCommand(
+      ssm,
+      Object.fromEntries(
+        Object.entries(byInstance).map(([id, a]) => [id, { Status: a.status ?? 'Success', stdout: a.stdout === undefined ? '' : inspectOutput(a.stdout, a.status === 'Failed'), stderr: a.stderr }]),
+      ),
+    );
   }
   const container = (status: string, restarts: number, exitCode = 0) =>
     JSON.stringify({ status, restarts, startedAt: '2026-11-27T10:00:00Z', finishedAt: '0001-01-01T00:00:00Z', exitCode, image: 'linkbox:1', error: '' });
