@@ -19,6 +19,8 @@ export interface CacheOptions {
   fresh?: boolean;
   /** When the load throws and an older value exists, serve that one marked stale instead of throwing. */
   staleOnError?: boolean;
+  /** Keep the last good value past its TTL for `lastGoodValue` (staleOnError implies it), without serving it on error. */
+  remember?: boolean;
 }
 
 interface Load {
@@ -54,7 +56,8 @@ const cache = processWide(
     }),
 );
 
-// The last good value of each key read with staleOnError, kept past its TTL for when a refresh fails.
+// The last good value of each key read with staleOnError or remember, kept past its TTL: for when a
+// refresh fails, or to start work on a good guess while the refresh runs.
 const lastGood = processWide('aws.cache.lastGood', () => new LRUCache<string, CachedValue<unknown>>({ max: MAX_ENTRIES }));
 
 export async function cached<T>(key: string, ttlMs: number, load: () => Promise<T>, opts: CacheOptions = {}): Promise<CachedValue<T>> {
@@ -66,7 +69,7 @@ export async function cached<T>(key: string, ttlMs: number, load: () => Promise<
     if (!previous) throw err;
     return { value: previous.value as T, fetchedAt: previous.fetchedAt, stale: true, staleReason: reasonOf(err) };
   }
-  if (opts.staleOnError && entry) lastGood.set(key, entry);
+  if ((opts.staleOnError || opts.remember) && entry) lastGood.set(key, entry);
   // A TTL of 0 shares a load in flight and keeps nothing.
   if (ttlMs <= 0) cache.delete(key);
   return entry as CachedValue<T>;
@@ -75,6 +78,11 @@ export async function cached<T>(key: string, ttlMs: number, load: () => Promise<
 /** Stores a value read by a call made for another purpose (one Run Command answering two questions). */
 export function primeCache<T>(key: string, value: T, fetchedAt: number, ttlMs: number): void {
   cache.set(key, { value, fetchedAt }, { ttl: Math.max(1, ttlMs - (Date.now() - fetchedAt)) });
+}
+
+/** The last good value of a key read with `remember` or `staleOnError`, however old; nothing is loaded. */
+export function lastGoodValue<T>(key: string): CachedValue<T> | undefined {
+  return lastGood.get(key) as CachedValue<T> | undefined;
 }
 
 /** The cached value of `key` while it is fresh, without loading anything. */

@@ -1,8 +1,8 @@
 import 'server-only';
 import type { AwsEnvironmentConfig } from '@/lib/config/schema';
 import { processWide } from '@/lib/process-wide';
-import { cached, invalidateCache, peekCache, primeCache, type CachedValue } from './cache';
-import { awsScope } from './clients';
+import { cached, invalidateCache, lastGoodValue, peekCache, primeCache, type CachedValue } from './cache';
+import { awsScope } from './scope';
 import {
   describeBackendInstances,
   describeLinkboxSecurityGroups,
@@ -66,8 +66,13 @@ export function securityGroups(env: AwsEnvironmentConfig, p: ReadPolicy): Promis
   });
 }
 
+/** Remembered past its TTL: the next container read starts at the instances it named (containerStates). */
 export function backendInstances(env: AwsEnvironmentConfig, p: ReadPolicy): Promise<CachedValue<BackendInstance[]>> {
-  return cached(key(env, 'backend-instances', env.backendInstances), p.ttlMs, () => describeBackendInstances(env, { signal: p.signal }), { fresh: p.fresh });
+  return cached(backendInstancesKey(env), p.ttlMs, () => describeBackendInstances(env, { signal: p.signal }), { fresh: p.fresh, remember: true });
+}
+
+function backendInstancesKey(env: AwsEnvironmentConfig): string {
+  return key(env, 'backend-instances', env.backendInstances);
 }
 
 /**
@@ -140,8 +145,10 @@ interface BackendReportsEntry {
 }
 
 export interface ContainerReadOptions {
-  instanceIds: string[];
-  passwordVersion: number | null;
+  /** The running backends, as this run's DescribeInstances answers. */
+  instanceIds: () => Promise<string[]>;
+  /** db-password's version now (null when unknown). */
+  passwordVersion: () => Promise<number | null>;
   /** How long the Run Command may take. */
   timeoutMs: number;
   /** Also run `nc` to the database from each instance, in the same command (a diagnosis). */
@@ -150,27 +157,70 @@ export interface ContainerReadOptions {
 
 /**
  * Each running instance's container state. A report that could not be read is never kept, so the
- * next status asks again; a restart (lib/operations) drops the entry outright.
+ * next status asks again; a restart (lib/operations) drops the entry outright. The Run Command does
+ * not wait for DescribeInstances: it goes at once to the instances the last answer named.
  */
 export async function containerStates(env: AwsEnvironmentConfig, p: ReadPolicy, o: ContainerReadOptions): Promise<CachedValue<Record<string, ContainerReport>>> {
   const entryKey = containersKey(env);
+  const read = (ids: string[]) => readBackendReports(env, ids, { timeoutMs: o.timeoutMs, signal: p.signal, tcpProbe: o.tcpProbe });
   const load = async (): Promise<BackendReportsEntry> => {
-    const reports = await readBackendReports(env, o.instanceIds, { timeoutMs: o.timeoutMs, signal: p.signal, tcpProbe: o.tcpProbe });
-    if (o.tcpProbe) primeTcpReports(env, o.instanceIds, o.tcpProbe, reports);
+    const { instanceIds, reports } = await reportsOfRunning(read, o.instanceIds, knownRunningIds(env));
+    const passwordVersion = await o.passwordVersion();
+    if (o.tcpProbe) primeTcpReports(env, instanceIds, o.tcpProbe, reports);
     const containers = Object.fromEntries(Object.entries(reports).map(([id, r]) => [id, r.container]));
     if (Object.values(containers).some((r) => !r.ok)) throw new IncompleteReports(containers);
-    return { instanceIds: o.instanceIds, passwordVersion: o.passwordVersion, reports: containers };
+    return { instanceIds, passwordVersion, reports: containers };
   };
-  const matches = (e: BackendReportsEntry) => sameIds(e.instanceIds, o.instanceIds) && e.passwordVersion === o.passwordVersion;
+  const matches = async (e: BackendReportsEntry) => {
+    const [ids, version] = await Promise.all([o.instanceIds(), o.passwordVersion()]);
+    return sameIds(e.instanceIds, ids) && e.passwordVersion === version;
+  };
   const startedAt = Date.now();
   try {
     let entry = await cached(entryKey, BACKEND_REPORT_TTL_MS, load, { fresh: p.fresh });
-    if (!matches(entry.value)) entry = await cached(entryKey, BACKEND_REPORT_TTL_MS, load, { fresh: true });
+    if (!(await matches(entry.value))) entry = await cached(entryKey, BACKEND_REPORT_TTL_MS, load, { fresh: true });
     return { value: entry.value.reports, fetchedAt: entry.fetchedAt };
   } catch (err) {
     if (err instanceof IncompleteReports) return { value: err.reports, fetchedAt: startedAt };
     throw err;
   }
+}
+
+/** The running instances of the last good DescribeInstances, however old: empty before the first. */
+function knownRunningIds(env: AwsEnvironmentConfig): string[] {
+  return (lastGoodValue<BackendInstance[]>(backendInstancesKey(env))?.value ?? []).filter((i) => i.state === 'running').map((i) => i.id);
+}
+
+/**
+ * The reports of the instances running now. The instances known from the last DescribeInstances are
+ * asked at once, while this run's DescribeInstances is in flight; then only those its answer adds,
+ * and the reports of instances no longer running are dropped. Nothing known (the first status): the
+ * instances first, then the command.
+ */
+async function reportsOfRunning(
+  read: (ids: string[]) => Promise<Record<string, BackendReport>>,
+  running: () => Promise<string[]>,
+  known: string[],
+): Promise<{ instanceIds: string[]; reports: Record<string, BackendReport> }> {
+  if (known.length === 0) {
+    const instanceIds = await running();
+    return { instanceIds, reports: await read(instanceIds) };
+  }
+  const early = read(known).then(
+    (reports) => ({ reports }),
+    (error: unknown) => ({ error }),
+  );
+  const instanceIds = await running();
+  const added = instanceIds.filter((id) => !known.includes(id));
+  const [guessed, more] = await Promise.all([early, read(added)]);
+  let reports: Record<string, BackendReport>;
+  if ('reports' in guessed) reports = guessed.reports;
+  // Asking the same instances again would get the same refusal.
+  else if (known.every((id) => instanceIds.includes(id))) throw guessed.error;
+  // A known instance that stopped makes SendCommand refuse the whole command: ask those still running.
+  else reports = await read(instanceIds.filter((id) => known.includes(id)));
+  const all = { ...reports, ...more };
+  return { instanceIds, reports: Object.fromEntries(instanceIds.flatMap((id) => (all[id] ? [[id, all[id]]] : []))) };
 }
 
 /** After a restart: the started-at times and states cached for the environment are wrong now. */

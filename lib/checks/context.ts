@@ -14,6 +14,8 @@ import type { DatabaseNetworkView } from './network-path';
 // the check budget. A diagnosis's steps run on the same context as the status checks they follow.
 // The one value never cached is the decrypted password: read once for the run's checks that need
 // it (db.login, db.backend-credentials) and dropped when every run on the context has settled.
+// A status run reads ahead (`readAhead`): the two reads at the end of a chain, the containers' state
+// and the password, start with the run rather than when their checks get to them.
 
 export interface RunSettings {
   /** Time budget of one check, ms. */
@@ -24,6 +26,11 @@ export interface RunSettings {
   fresh: boolean;
   /** A diagnosis: the container read also runs `nc` to the database from each backend, in the same command. */
   probeBackendTcp?: boolean;
+  /**
+   * The run's checks read the containers and log in (a status): start the container state's Run
+   * Command and the password's decryption when the run begins, alongside the other reads.
+   */
+  readAhead?: boolean;
 }
 
 /** The share of the check budget a probe may use, so it reports its own timeout before the budget does. */
@@ -97,20 +104,17 @@ export function createAwsContext(env: AwsEnvironmentConfig, settings: RunSetting
   };
 
   const containers = once(async () => {
-    const ids = (await running()).map((i) => i.id);
-    // A diagnosis asks the TCP question in the same command; a status must not wait for SSM to start it.
-    const [passwordVersion, target] = await Promise.all([
-      parameters().then(
-        (p) => p.parameters['db-password']?.version ?? null,
-        () => null,
-      ),
-      settings.probeBackendTcp ? tcpTarget().catch(() => null) : Promise.resolve(null),
-    ]);
+    // A diagnosis asks the TCP question in the same command; a status waits neither for SSM nor for EC2 to start it.
+    const target = settings.probeBackendTcp ? await tcpTarget().catch(() => null) : null;
     const tcpProbe = target && 'host' in target ? target : undefined;
     // Leaves the check a margin to report the per-instance reason before its own budget ends.
     const { value: reports, fetchedAt } = await readers.containerStates(env, policy(), {
-      instanceIds: ids,
-      passwordVersion,
+      instanceIds: async () => (await running()).map((i) => i.id),
+      passwordVersion: () =>
+        parameters().then(
+          (p) => p.parameters['db-password']?.version ?? null,
+          () => null,
+        ),
       timeoutMs: Math.floor(settings.budgetMs * PROBE_SHARE),
       tcpProbe,
     });
@@ -168,9 +172,15 @@ export function createAwsContext(env: AwsEnvironmentConfig, settings: RunSetting
 
   // The run's one decrypted read: shared while runs are open on this context, then forgotten.
   let password: Promise<string> | undefined;
+  const databasePassword = () => (password ??= readDatabasePassword(env, { signal: AbortSignal.timeout(settings.budgetMs) }));
   let openRuns = 0;
   const beginRun = () => {
     openRuns += 1;
+    if (settings.readAhead) {
+      // Whoever needs them awaits them; a check that is skipped leaves a failure nobody reads.
+      containers().catch(() => undefined);
+      databasePassword().catch(() => undefined);
+    }
     let ended = false;
     return () => {
       if (ended) return;
@@ -195,7 +205,7 @@ export function createAwsContext(env: AwsEnvironmentConfig, settings: RunSetting
     profileRole: (arn) => value(readers.profileRole(env, policy(), arn)),
     simulation: (principal, checks) => value(readers.simulation(env, policy(), principal, checks)),
     networkView,
-    databasePassword: () => (password ??= readDatabasePassword(env, { signal: AbortSignal.timeout(settings.budgetMs) })),
+    databasePassword,
     passwordVersions: (current) => readers.passwordVersions(env, policy(), current),
     passwordFingerprints: (versions) => readers.passwordFingerprints(env, policy(), versions),
   };

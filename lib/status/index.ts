@@ -71,12 +71,14 @@ function statusRun(env: EnvironmentConfig, opts: StatusOptions & { probeBackendT
     ttlMs: config.cacheTtlSeconds * 1000,
     fresh: opts.fresh ?? false,
     probeBackendTcp: opts.probeBackendTcp,
+    // Every check runs: the container state and the password are needed, so they start with the run.
+    readAhead: true,
   };
   const inFlight = computing.get(key);
   if (inFlight) return inFlight;
   const done = peekCache<EnvironmentStatus>(key);
   if (done && (!opts.fresh || Date.now() - done.fetchedAt < config.freshReads.minAgeSeconds * 1000)) {
-    return settledRun(env, contextFor(env, { ...settings, fresh: false }), done.value);
+    return settledRun(env, contextFor(env, { ...settings, fresh: false, readAhead: false }), done.value);
   }
 
   const ctx = contextFor(env, settings);
