@@ -132,6 +132,21 @@ describe('the policy generated for an environment', () => {
     expect(sids).toEqual(expect.arrayContaining(['RunOnBackends1', 'RunOnBackends2', 'DescribeNetwork']));
   });
 
+  it('allows DescribeDBInstances on db:* only in a region where environments share the credentials (one filtered call for all)', () => {
+    const database = (policy: ReturnType<typeof environmentPolicy>) => policy.Statement.find((s) => s.Sid === 'DescribeDatabase')!.Resource;
+    const staging = environment({ name: 'staging', parameterPrefix: '/linkbox-staging', rdsInstanceId: 'linkbox-staging-db' });
+    expect(database(environmentPolicy([environment()], LAB_SCOPE))).toEqual(['arn:aws:rds:eu-west-1:123456789012:db:linkbox-db']);
+    expect(database(environmentPolicy([environment(), staging], LAB_SCOPE))).toEqual([
+      'arn:aws:rds:eu-west-1:123456789012:db:linkbox-db',
+      'arn:aws:rds:eu-west-1:123456789012:db:*',
+      'arn:aws:rds:eu-west-1:123456789012:db:linkbox-staging-db',
+    ]);
+    // Another region, or other credentials: no call is shared, so no wildcard.
+    for (const other of [{ region: 'us-east-1' }, { credentials: { source: 'profile', profile: 'staging' } }]) {
+      expect(database(environmentPolicy([environment(), environment({ ...other, name: 'staging', rdsInstanceId: 'linkbox-staging-db' })], LAB_SCOPE))).not.toContainEqual(expect.stringMatching(/db:\*$/));
+    }
+  });
+
   it('gives the console identity AssumeRole only on the roles its environments name', () => {
     const config = consoleConfigSchema.parse({
       mode: 'aws',
