@@ -54,8 +54,11 @@ export function intFromEnv(name: string, fallback: number, min: number, max: num
 /** For benchmarks that time a cold fresh status or diagnosis again and again: no minimum age, no per-caller limit. */
 export const NO_FRESH_LIMITS = { freshReads: { minAgeSeconds: 0, diagnosisEverySeconds: 0 } };
 
-/** `consoleConfig`: top-level fields laid over the console config the lab writes (the defaults otherwise). */
-export async function startBenchLab(name: string, opts: { resetSeconds?: number; consoleConfig?: Record<string, unknown> } = {}): Promise<BenchLab> {
+/**
+ * `consoleConfig`: top-level fields laid over the console config the lab writes (the defaults
+ * otherwise); `environments`: how many LinkBox environments the lab seeds in its one account.
+ */
+export async function startBenchLab(name: string, opts: { resetSeconds?: number; environments?: number; consoleConfig?: Record<string, unknown> } = {}): Promise<BenchLab> {
   const dataDir = resolve('.lab', `bench-${name}-${randomBytes(3).toString('hex')}`);
   mkdirSync(dataDir, { recursive: true });
   const logFile = join(resolve('.lab'), `bench-${name}.log`);
@@ -66,6 +69,7 @@ export async function startBenchLab(name: string, opts: { resetSeconds?: number;
     localBackendPort: 0,
     dataDir,
     ...(opts.resetSeconds === undefined ? {} : { resetSeconds: opts.resetSeconds }),
+    ...(opts.environments === undefined ? {} : { environments: opts.environments }),
     log: (line) => appendFileSync(logFile, `${line}\n`),
     oidc: {
       redirectUris: [`http://127.0.0.1:${consoleSeat.port}/api/auth/callback/oidc`],
