@@ -108,6 +108,10 @@ export function createRunCommand(options: RunCommandOptions): RunCommand {
     const targets = Array.isArray(input.Targets) ? (input.Targets as Array<{ Key: string; Values: string[] }>) : [];
     if (instanceIds.length === 0 && targets.length === 0) throw new ApiError('ValidationException', 'Either InstanceIds or Targets must be specified.');
     if (instanceIds.length > 0 && targets.length > 0) throw new ApiError('ValidationException', 'InstanceIds and Targets cannot both be specified.');
+    // As SSM: a command reaches at most 50 instances by id.
+    if (instanceIds.length > 50) {
+      throw new ApiError('ValidationException', `1 validation error detected: Value '[${instanceIds.join(', ')}]' at 'instanceIds' failed to satisfy constraint: Member must have length less than or equal to 50`);
+    }
 
     await options.refreshInstanceStates();
     const all = options.hosts();

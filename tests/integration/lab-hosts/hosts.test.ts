@@ -246,9 +246,14 @@ describe('backend instances', () => {
     expect(commands.Commands![0]).toMatchObject({ CommandId: commandId, Status: 'Success', CompletedCount: 2, ErrorCount: 0 });
   });
 
-  test('Run Command answers with SSM\'s error codes for an unknown instance, an unknown invocation and another document', async () => {
+  test('Run Command answers with SSM\'s error codes for an unknown instance, more than 50 instances, an unknown invocation and another document', async () => {
     await expect(ssm.send(new SendCommandCommand({ DocumentName: 'AWS-RunShellScript', InstanceIds: ['i-0000000000000dead'], Parameters: { commands: ['docker ps'] } }))).rejects.toMatchObject({
       name: 'InvalidInstanceId',
+    });
+    const fiftyOne = [...lab.instances.map((i) => i.id), ...Array.from({ length: 51 - lab.instances.length }, (_, i) => `i-${String(i).padStart(17, '0')}`)];
+    await expect(ssm.send(new SendCommandCommand({ DocumentName: 'AWS-RunShellScript', InstanceIds: fiftyOne, Parameters: { commands: ['docker ps'] } }))).rejects.toMatchObject({
+      name: 'ValidationException',
+      message: expect.stringContaining('less than or equal to 50'),
     });
     await expect(ssm.send(new GetCommandInvocationCommand({ CommandId: '00000000-0000-0000-0000-000000000000', InstanceId: lab.instances[0]!.id }))).rejects.toMatchObject({
       name: 'InvocationDoesNotExist',
