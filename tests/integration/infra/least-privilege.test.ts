@@ -138,6 +138,7 @@ describe('the generated policy, one statement at a time', () => {
   it('lists the statements this test takes out', () => {
     expect(policy.Statement.map((s) => s.Sid)).toEqual([
       'ReadParameters',
+      'PasswordHistory',
       'DescribeParameters',
       'WritePasswordSlots',
       'RemovePendingSlot',
@@ -157,6 +158,7 @@ describe('the generated policy, one statement at a time', () => {
   // Where the session first needs each statement: the check, diagnosis step or rotation step that says so.
   it.each<[string, Refusal['stage'], string]>([
     ['ReadParameters', 'status', 'ssm.parameters'],
+    ['PasswordHistory', 'status', 'containers.fresh-credentials'],
     ['DescribeParameters', 'rotation', 'start'],
     ['WritePasswordSlots', 'rotation', 'store-pending'],
     ['RemovePendingSlot', 'rotation', 'remove-pending'],
