@@ -3,9 +3,9 @@ import net from 'node:net';
 import type { AwsCall, AwsReply } from '../contract';
 import type { ReplyRewriter } from '../gateway/server';
 
-// Where the lab's RDS endpoint is: an address of its own on the loopback network (127.x.y.z,
-// chosen at random so two labs, or a lab and a rogue listener, never share one) on the instance's
-// own port, so that the address DescribeDBInstances reports really accepts connections, as it does
+// Where each of the lab's RDS endpoints is: an address of its own on the loopback network
+// (127.x.y.z, chosen at random so two labs, two instances of one lab, or a lab and a rogue listener,
+// never share one) on the instance's own port, so that the address DescribeDBInstances reports really accepts connections, as it does
 // inside the VPC. Moto's name for the instance (linkbox-db.aaaaaaaaaa.<region>.rds.amazonaws.com)
 // resolves nowhere; it stays the certificate's DNS name.
 //
