@@ -1,6 +1,7 @@
 import type { Metadata } from 'next';
 import { EnvironmentActions } from '@/components/environment/environment-actions';
 import { describePassword } from '@/components/environment/password-summary';
+import { PathPicture } from '@/components/environment/path-picture';
 import { CheckSection, groupBySection } from '@/components/status/check-list';
 import { checkTitle } from '@/components/status/check-names';
 import { AutoRefresh } from '@/components/status/auto-refresh';
@@ -44,6 +45,8 @@ export default async function EnvironmentPage({ params }: { params: Params }) {
           <AutoRefresh freshUrl={`/api/v1/environments/${encodeURIComponent(status.environment)}/status?fresh=1`} intervalSeconds={REFRESH_SECONDS} />
         </div>
       </div>
+
+      <PathPicture kind={status.kind} checks={status.checks} rootCause={status.rootCause} />
 
       {status.stale && (
         <p role="status" className="mt-2 rounded border border-amber-300 bg-amber-50 px-3 py-2 text-sm text-amber-950">
