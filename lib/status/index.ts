@@ -31,6 +31,8 @@ export interface StatusRun {
   ctx: CheckContext;
   results: ReadonlyMap<string, Promise<CheckResult>>;
   status: Promise<EnvironmentStatus>;
+  /** ISO time the run started (or the cached status's), for what is shown before the whole has settled. */
+  checkedAt: string;
 }
 
 export async function getEnvironmentStatus(caller: Caller | null, name: string, opts: StatusOptions = {}): Promise<EnvironmentStatus> {
@@ -102,7 +104,7 @@ function statusRun(env: EnvironmentConfig, opts: StatusOptions & { probeBackendT
     .finally(() => {
       if (computing.get(key) === run) computing.delete(key);
     });
-  const run: StatusRun = { environment: env, ctx, results: checks.results, status };
+  const run: StatusRun = { environment: env, ctx, results: checks.results, status, checkedAt };
   computing.set(key, run);
   return run;
 }
@@ -112,7 +114,7 @@ function contextFor(env: EnvironmentConfig, settings: RunSettings): CheckContext
 }
 
 function settledRun(env: EnvironmentConfig, ctx: CheckContext, status: EnvironmentStatus): StatusRun {
-  return { environment: env, ctx, results: new Map(status.checks.map((c) => [c.id, Promise.resolve(c)])), status: Promise.resolve(status) };
+  return { environment: env, ctx, results: new Map(status.checks.map((c) => [c.id, Promise.resolve(c)])), status: Promise.resolve(status), checkedAt: status.checkedAt };
 }
 
 function statusOf(env: EnvironmentConfig, checkedAt: string, checks: CheckResult[], password: PasswordFacts | null): EnvironmentStatus {
