@@ -3,8 +3,8 @@ import { cached, peekCache } from '@/lib/aws/cache';
 import { writeGeneration } from '@/lib/aws/readers';
 import { ALL_CHECKS } from '@/lib/checks/registry';
 import { createAwsContext, createLocalContext, type CheckContext, type RunSettings } from '@/lib/checks/context';
-import { checkDependencies, overallOf, rootCauseOf, runChecks } from '@/lib/checks/run';
-import type { CheckResult, EnvironmentStatus, PasswordFacts } from '@/lib/checks/types';
+import { checkDependencies, dependencyOrder, overallOf, rootCauseOf, runChecks } from '@/lib/checks/run';
+import type { CheckId, CheckResult, EnvironmentStatus, PasswordFacts } from '@/lib/checks/types';
 import { getConfig, getEnvironment } from '@/lib/config/load';
 import type { EnvironmentConfig } from '@/lib/config/schema';
 import { processWide } from '@/lib/process-wide';
@@ -52,6 +52,21 @@ export async function listEnvironmentStatuses(caller: Caller | null, opts: Statu
 export function openStatusRun(caller: Caller | null, name: string, opts: StatusOptions & { probeBackendTcp?: boolean } = {}): StatusRun {
   assertRole(caller, 'viewer');
   return statusRun(getEnvironment(name), opts);
+}
+
+/**
+ * Which of `ids` is the status's root cause, as soon as that is certain: once one of them fails and
+ * every check before it in dependency order has settled (a panel of the page marks it without
+ * waiting for the checks after it). Null when none of them is.
+ */
+export async function rootCauseAmong(run: StatusRun, ids: readonly CheckId[]): Promise<CheckId | null> {
+  const own = await Promise.all(ids.flatMap((id) => run.results.get(id) ?? []));
+  const failing = new Set(own.filter((c) => c.status === 'fail').map((c) => c.id));
+  if (failing.size === 0) return null;
+  const order = dependencyOrder().filter((id) => run.results.has(id));
+  const upTo = order.slice(0, order.findIndex((id) => failing.has(id)) + 1);
+  const cause = rootCauseOf(await Promise.all(upTo.map((id) => run.results.get(id)!)));
+  return cause && ids.includes(cause) ? cause : null;
 }
 
 /** Thrown out of a load whose every check errored, so the cache can serve an older status instead. */
