@@ -4,7 +4,8 @@ import { writeGeneration } from '@/lib/aws/readers';
 import { ALL_CHECKS } from '@/lib/checks/registry';
 import { createAwsContext, createLocalContext, type CheckContext, type RunSettings } from '@/lib/checks/context';
 import { checkDependencies, dependencyOrder, overallOf, rootCauseOf, runChecks } from '@/lib/checks/run';
-import type { CheckId, CheckResult, EnvironmentStatus, PasswordFacts } from '@/lib/checks/types';
+import { evaluateDatabasePath } from '@/lib/checks/network-path';
+import type { BackendFacts, CheckId, CheckResult, EnvironmentStatus, PasswordFacts } from '@/lib/checks/types';
 import { getConfig, getEnvironment } from '@/lib/config/load';
 import type { EnvironmentConfig } from '@/lib/config/schema';
 import { processWide } from '@/lib/process-wide';
@@ -103,7 +104,8 @@ function statusRun(env: EnvironmentConfig, opts: StatusOptions & { probeBackendT
     key,
     settings.ttlMs,
     async () => {
-      const computed = statusOf(env, checkedAt, await checks.all, await passwordFacts(ctx));
+      const results = await checks.all;
+      const computed = statusOf(env, checkedAt, results, await passwordFacts(ctx), await backendFacts(ctx, results));
       if (computed.overall === 'unknown') throw new NothingCouldBeChecked(computed);
       return computed;
     },
@@ -132,8 +134,37 @@ function settledRun(env: EnvironmentConfig, ctx: CheckContext, status: Environme
   return { environment: env, ctx, results: new Map(status.checks.map((c) => [c.id, Promise.resolve(c)])), status: Promise.resolve(status), checkedAt: status.checkedAt };
 }
 
-function statusOf(env: EnvironmentConfig, checkedAt: string, checks: CheckResult[], password: PasswordFacts | null): EnvironmentStatus {
-  return { environment: env.name, kind: env.kind, overall: overallOf(checks), rootCause: rootCauseOf(checks), checkedAt, stale: false, checks, password };
+function statusOf(env: EnvironmentConfig, checkedAt: string, checks: CheckResult[], password: PasswordFacts | null, backends: BackendFacts[] | undefined): EnvironmentStatus {
+  const status: EnvironmentStatus = { environment: env.name, kind: env.kind, overall: overallOf(checks), rootCause: rootCauseOf(checks), checkedAt, stale: false, checks, password };
+  return backends ? { ...status, backends } : status;
+}
+
+/**
+ * Each backend as the checks saw it, from what they read already (no call of its own): the instance,
+ * its container, and its path as the rules decide it when the path checks ran.
+ */
+async function backendFacts(ctx: CheckContext, checks: CheckResult[]): Promise<BackendFacts[] | undefined> {
+  if (ctx.kind !== 'aws') return undefined;
+  const ran = (id: CheckId) => checks.some((c) => c.id === id && c.status !== 'skip');
+  try {
+    const [instances, containers, view] = await Promise.all([
+      ctx.backendInstances(),
+      ctx.containers().catch(() => null),
+      // net.network-acls reads the VPC whenever RDS answers, even when a failed security-group check skips the other path check.
+      ran('net.instance-security-groups') || ran('net.network-acls') ? ctx.networkView().catch(() => null) : null,
+    ]);
+    return instances.map((i) => {
+      const report = containers?.reports[i.id];
+      let path: BackendFacts['path'] = null;
+      if (view && i.state === 'running') {
+        const p = evaluateDatabasePath(view, i);
+        path = p.blocked ? 'dropped' : p.securityGroups.verdict === 'open' && p.networkAcls.verdict === 'open' ? 'open' : 'unknown';
+      }
+      return { id: i.id, name: i.name, state: i.state, container: report?.ok ? report.container.status : null, path };
+    });
+  } catch {
+    return undefined;
+  }
 }
 
 /** From the parameters the SSM checks already read: no extra call. */

@@ -43,7 +43,7 @@ async function Overall({ run }: { run: StatusRun }) {
 
 async function Path({ run }: { run: StatusRun }) {
   const status = await run.status;
-  return <PathPicture kind={status.kind} checks={status.checks} rootCause={status.rootCause} />;
+  return <PathPicture kind={status.kind} checks={status.checks} rootCause={status.rootCause} backends={status.backends} />;
 }
 
 async function Notices({ run }: { run: StatusRun }) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pathNodes } from '@/components/environment/path-picture';
+import { backendLines, pathNodes } from '@/components/environment/path-picture';
 import type { CheckId, CheckResult, CheckStatus } from '@/lib/checks/types';
 
 const r = (id: CheckId, status: CheckStatus): CheckResult => ({ id, status, summary: '', evidence: {} });
@@ -27,5 +27,23 @@ describe('the path picture', () => {
       ['backends', 'pass', false],
       ['database', 'fail', true],
     ]);
+  });
+
+  it('gives each backend a line: what its container is and whether the VPC lets it through, never "ok" for what was not read', () => {
+    const lines = backendLines([
+      { id: 'i-1', name: 'linkbox-backend-1', state: 'running', container: 'running', path: 'open' },
+      { id: 'i-2', name: 'linkbox-backend-2', state: 'running', container: 'running', path: 'dropped' },
+      { id: 'i-3', name: null, state: 'running', container: 'exited', path: 'open' },
+      { id: 'i-4', name: 'linkbox-backend-4', state: 'running', container: null, path: 'open' },
+      { id: 'i-5', name: 'linkbox-backend-5', state: 'stopped', container: null, path: null },
+    ]);
+    expect(lines.map((l) => [l.label, l.status, l.word])).toEqual([
+      ['linkbox-backend-1', 'pass', 'ok'],
+      ['linkbox-backend-2', 'fail', 'dropped'],
+      ['i-3', 'fail', 'exited'],
+      ['linkbox-backend-4', 'error', 'not read'],
+      ['linkbox-backend-5', 'skip', 'stopped'],
+    ]);
+    expect(lines[1]!.text).toBe('container running, path dropped');
   });
 });
