@@ -10,9 +10,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureBuild } from './support/build';
 
-const BENCHMARKS = ['status-fanout', 'call-budget', 'load', 'rotation-window', 'diagnosis-time', 'fresh-budget', 'watcher', 'scale'] as const;
+const BENCHMARKS = ['status-fanout', 'call-budget', 'load', 'rotation-window', 'diagnosis-time', 'fresh-budget', 'watcher', 'first-section', 'scale'] as const;
 /** These talk to the console over HTTP, so they need its production build. */
-const NEED_BUILD = ['call-budget', 'load', 'scale'];
+const NEED_BUILD = ['call-budget', 'load', 'first-section', 'scale'];
 const here = dirname(fileURLToPath(import.meta.url));
 
 const wanted = process.argv.slice(2);

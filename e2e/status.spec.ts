@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
 import { signIn, signOut } from './support/auth';
-import { restoreIngress, revokeBackendIngress, type RevokedRule } from './support/lab';
+import { fast, restoreIngress, revokeBackendIngress, slowAws, type RevokedRule } from './support/lab';
 
 // The status console end to end: the lab's real AWS APIs, PostgreSQL and backends, the console built
 // and started by `npm start`, Debian Chromium. Specs share one lab, so this one restores what it breaks.
@@ -80,6 +80,27 @@ test('a viewer sees production and local healthy, production broken at sg.backen
   await signOut(page);
   await page.goto('/environments/production');
   await expect(page).toHaveURL(/\/signin\?callbackUrl=%2Fenvironments%2Fproduction/);
+});
+
+test('the environment page shows each panel as its checks answer: SSM and RDS while the containers\' Run Command is still out', async ({ page }) => {
+  await signIn(page, 'viewer', '/environments/production');
+  const slow = await slowAws('ssm', 'SendCommand', 3000);
+  try {
+    const containers = page.getByRole('region', { name: 'Containers' });
+    await expect(async () => {
+      // `commit`: the load event waits for the whole stream, and this looks at it while it flows.
+      await page.goto('/environments/production?fresh=1', { waitUntil: 'commit' });
+      await expect(page.getByRole('region', { name: 'SSM' })).toHaveAttribute('data-answered', 'true', { timeout: 2500 });
+      await expect(page.getByRole('region', { name: 'RDS' })).toHaveAttribute('data-answered', 'true', { timeout: 100 });
+      await expect(containers).toHaveAttribute('data-answered', 'false', { timeout: 100 });
+    }).toPass({ timeout: 45_000 });
+    await expect(containers.locator('[data-status="running"]').first()).toBeVisible();
+    await expect(containers).toHaveAttribute('data-answered', 'true', { timeout: 15_000 });
+    await expect(page.getByRole('article', { name: /containers\.running/ })).toContainText('Pass');
+    await expect(page.getByRole('figure', { name: 'The database path' })).toBeVisible();
+  } finally {
+    await fast(slow);
+  }
 });
 
 test('an unknown environment is the not-found page, and its API answer is a 404 JSON error', async ({ page }) => {

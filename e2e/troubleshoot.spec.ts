@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { expect, test, type Page, type TestInfo } from '@playwright/test';
 import { signIn } from './support/auth';
-import { restoreIngress, revokeBackendIngress, type RevokedRule } from './support/lab';
+import { fast, restoreIngress, revokeBackendIngress, slowAws, type RevokedRule } from './support/lab';
 
 // Troubleshooting end to end, as a viewer: the environment page's "Diagnose" leads to a diagnosis of
 // the real lab; a fault caused with the AWS CLI is named and its runbook opens at the failing step;
@@ -77,6 +77,34 @@ test('a viewer diagnoses production: healthy, then the revoked ingress rule is n
   }
 });
 
+test('the root cause shows while a slower step is still running, and that step streams in after it', async ({ page }) => {
+  await signIn(page, 'viewer', '/environments/production/troubleshoot');
+  let revoked: RevokedRule | undefined;
+  // The instance role's simulation answers seconds after the security groups do.
+  const slow = await slowAws('iam', 'SimulatePrincipalPolicy', 3000);
+  try {
+    revoked = await revokeBackendIngress();
+    const rolePermissions = page.locator('[data-step-id="backend.role-permissions"]');
+    await expect(async () => {
+      // `commit`: the load event waits for the whole stream, and this looks at it while it flows.
+      await page.goto('/environments/production/troubleshoot?fresh=1', { waitUntil: 'commit' });
+      await expect(page.getByRole('alert', { name: 'Root cause' })).toContainText('sg.backend-ingress', { timeout: 2500 });
+      await expect(rolePermissions).toHaveAttribute('data-status', 'running', { timeout: 100 });
+    }).toPass({ timeout: 60_000 });
+    await expect(page.getByTestId('diagnosis-pending')).toContainText('still running');
+    await expect(rolePermissions).toHaveAttribute('data-status', 'pass', { timeout: 15_000 });
+    await expect(page.locator('[data-step-id="sg.backend-ingress"]')).toHaveAttribute('data-status', 'fail');
+  } finally {
+    await fast(slow);
+    if (revoked) await restoreIngress(revoked);
+    await expect
+      .poll(async () => ((await (await page.request.get('/api/v1/environments/production/diagnosis?fresh=1')).json()) as { verdict: string }).verdict, {
+        timeout: 60_000,
+      })
+      .toBe('healthy');
+  }
+});
+
 test('triage: a pasted libpq error finds "Authentication failed" already run; empty and oversized pastes get a clear message; the paste is not logged', async ({ page }) => {
   await signIn(page, 'viewer', '/environments/production/troubleshoot');
   const box = page.getByRole('textbox', { name: 'Error message' });
@@ -121,7 +149,10 @@ test('the diagnosis API answers {rootCause, runbook, steps} for a session, and 4
   const res = await page.request.get('/api/v1/environments/production/diagnosis?fresh=1');
   expect(res.status()).toBe(200);
   const body = (await res.json()) as { rootCause: string | null; runbook: string | null; verdict: string; steps: Array<{ id: string; status: string; runbooks: string[] }> };
-  expect(body).toMatchObject({ rootCause: null, runbook: null, verdict: 'healthy' });
+  // Healthy is certain only once every step has answered.
+  expect(body).toMatchObject({ rootCause: null, runbook: null, verdict: 'healthy', complete: true, pending: [] });
+  expect((await page.request.get('/api/v1/environments/production/diagnosis?wait=later')).status()).toBe(400);
+  expect((await (await page.request.get('/api/v1/environments/production/diagnosis?wait=all')).json()) as { complete: boolean }).toMatchObject({ complete: true });
   expect(body.steps.map((s) => s.id)).toEqual(expect.arrayContaining(['sg.backend-ingress', 'backend.tcp', 'backend.role-permissions', 'db.login']));
 
   const local = (await (await page.request.get('/api/v1/environments/local/diagnosis')).json()) as { rootCause: string | null; steps: Array<{ id: string }> };

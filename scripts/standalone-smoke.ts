@@ -2,7 +2,7 @@
 // base image can be pulled here. It lays the files out as the Dockerfile does (the standalone server,
 // the static files, docker-entrypoint.sh), makes them read-only (and, as root, runs them as `nobody`,
 // as the image runs as a non-root user), starts them against a lab with the environments file in
-// LINKBOX_CONFIG_JSON as ECS passes it, and checks /api/health, a lab sign-in and a status.
+// LINKBOX_CONFIG_JSON as ECS passes it, and checks /api/health, a sign-in through the lab's IdP and a status.
 // Needs a production build (`npm run build`). Everything it starts stops by itself.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { labConsoleRole } from '../infra/aws/lab-console-role';
 import { startLab, type Lab } from '../infra/lab/index';
+import { signInThroughLabIdp } from '../infra/lab/oidc/sign-in';
 
 const distDir = process.env.NEXT_DIST_DIR || '.next';
 const standalone = resolve(distDir, 'standalone');
@@ -75,22 +76,6 @@ async function waitForHealth(base: string, child: ChildProcess, output: string[]
   }
 }
 
-/** next-auth 4's credentials sign-in, as the sign-in form posts it: the session cookie. */
-async function signIn(base: string, email: string, password: string): Promise<string> {
-  const csrf = await fetch(`${base}/api/auth/csrf`);
-  const { csrfToken } = (await csrf.json()) as { csrfToken: string };
-  const cookies = csrf.headers.getSetCookie().map((c) => c.split(';')[0]!);
-  const res = await fetch(`${base}/api/auth/callback/lab`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: cookies.join('; ') },
-    body: new URLSearchParams({ csrfToken, email, password, callbackUrl: `${base}/`, json: 'true' }),
-  });
-  const session = res.headers.getSetCookie().map((c) => c.split(';')[0]!).find((c) => c.startsWith('next-auth.session-token='));
-  if (!session) throw new Error(`no session cookie after signing in (HTTP ${res.status})`);
-  return session;
-}
-
 async function main(): Promise<void> {
   if (!existsSync(join(standalone, 'server.js'))) throw new Error(`${standalone}/server.js is missing: run "npm run build" first (next.config.js has output: 'standalone')`);
   const root = mkdtempSync(join(tmpdir(), 'linkbox-image-'));
@@ -121,10 +106,19 @@ async function main(): Promise<void> {
     const asNobody = process.getuid?.() === 0;
     if (asNobody) chownSync(writable, NOBODY, NOBODY);
 
-    lab = await startLab({ gatewayPort: 0, localBackendPort: 0, dataDir, resetSeconds: 2, syncIntervalMs: 500, log: () => {}, consoleRole: labConsoleRole() });
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     const viewerPassword = randomBytes(12).toString('base64url');
+    lab = await startLab({
+      gatewayPort: 0,
+      localBackendPort: 0,
+      dataDir,
+      resetSeconds: 2,
+      syncIntervalMs: 500,
+      log: () => {},
+      consoleRole: labConsoleRole(),
+      oidc: { redirectUris: [`${base}/api/auth/callback/oidc`], passwords: { LAB_VIEWER_PASSWORD: viewerPassword } },
+    });
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       NODE_ENV: 'production',
@@ -134,9 +128,9 @@ async function main(): Promise<void> {
       HOME: writable,
       NEXTAUTH_URL: base,
       NEXTAUTH_SECRET: randomBytes(32).toString('base64url'),
-      LAB_VIEWER_PASSWORD: viewerPassword,
-      LAB_OPERATOR_PASSWORD: randomBytes(12).toString('base64url'),
-      LAB_ADMIN_PASSWORD: randomBytes(12).toString('base64url'),
+      OIDC_ISSUER: lab.oidc.issuer,
+      OIDC_CLIENT_ID: lab.oidc.clientId,
+      OIDC_CLIENT_SECRET: lab.oidc.clientSecret,
       LINKBOX_CONFIG_JSON: readFileSync(lab.configPath, 'utf8'),
       AUDIT_SQLITE_PATH: join(writable, 'console.sqlite'),
     };
@@ -155,8 +149,8 @@ async function main(): Promise<void> {
       return `${JSON.stringify(body)}${asNobody ? ' (as nobody, read-only /app)' : ' (read-only /app)'}`;
     });
     let session = '';
-    await check('a lab account signs in', async () => {
-      session = await signIn(base, 'viewer@linkbox.lab', viewerPassword);
+    await check('a lab account signs in through the lab identity provider', async () => {
+      session = await signInThroughLabIdp(base, 'viewer@linkbox.lab', viewerPassword);
     });
     await check('a status of production is healthy, under the least-privilege role the lab enforces', async () => {
       expect(session !== '', 'no session');

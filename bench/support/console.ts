@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { signInThroughLabIdp } from '../../infra/lab/oidc/sign-in';
 import { DIST_DIR, ensureBuild, NEXT_BIN } from './build';
 import type { BenchLab } from './lab';
 import { killChild, onShutdown, track } from './shutdown';
@@ -88,53 +89,6 @@ export async function startConsole(lab: BenchLab): Promise<BenchConsole> {
     url,
     bearer: `Bearer ${token}`,
     stop,
-    async signIn(role) {
-      // One browser's cookies (the console's and the IdP's share the host 127.0.0.1; their names differ).
-      const jar = new Map<string, string>();
-      const send = async (target: string, init: { method?: string; form?: Record<string, string> } = {}) => {
-        const res = await fetch(target, {
-          method: init.method ?? 'GET',
-          redirect: 'manual',
-          headers: {
-            cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; '),
-            ...(init.form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
-          },
-          body: init.form ? new URLSearchParams(init.form) : undefined,
-        });
-        for (const c of res.headers.getSetCookie()) {
-          const [pair, ...attributes] = c.split(';');
-          const eq = pair!.indexOf('=');
-          const gone = pair!.slice(eq + 1) === '' || attributes.some((a) => /^\s*max-age=0$/i.test(a));
-          if (gone) jar.delete(pair!.slice(0, eq));
-          else jar.set(pair!.slice(0, eq), pair!.slice(eq + 1));
-        }
-        return res;
-      };
-      /** Follows redirects; stops at a page, or once the IdP sends the browser back to the console. */
-      const follow = async (res: Response, from: string): Promise<{ res: Response; at: string }> => {
-        let at = from;
-        for (let hops = 0; hops < 20 && res.status >= 300 && res.status < 400; hops++) {
-          at = new URL(res.headers.get('location')!, at).href;
-          await res.arrayBuffer();
-          res = await send(at);
-          if (at.startsWith(`${url}/`)) return { res, at };
-        }
-        return { res, at };
-      };
-      const fail = (what: string) => new Error(`signing in ${role}@linkbox.lab failed: ${what}`);
-
-      const csrf = await send(`${url}/api/auth/csrf`);
-      const { csrfToken } = (await csrf.json()) as { csrfToken: string };
-      const start = await send(`${url}/api/auth/signin/oidc`, { method: 'POST', form: { csrfToken, callbackUrl: `${url}/`, json: 'true' } });
-      const authorize = ((await start.json()) as { url: string }).url;
-      const form = await follow(await send(authorize), authorize);
-      const action = /<form method="post" action="([^"]+)"/.exec(await form.res.text())?.[1];
-      if (!action) throw fail(`no login form at ${form.at} (HTTP ${form.res.status})`);
-      const login = new URL(action.replace(/&amp;/g, '&'), form.at).href;
-      const back = await follow(await send(login, { method: 'POST', form: { email: `${role}@linkbox.lab`, password: passwords[role] } }), login);
-      await back.res.arrayBuffer();
-      if (![...jar.keys()].some((k) => k.endsWith('next-auth.session-token'))) throw fail(`the console set no session (last HTTP ${back.res.status} at ${back.at})`);
-      return [...jar].filter(([k]) => k.startsWith('next-auth.') || k.startsWith('__Secure-next-auth.')).map(([k, v]) => `${k}=${v}`).join('; ');
-    },
+    signIn: (role) => signInThroughLabIdp(url, `${role}@linkbox.lab`, passwords[role]),
   };
 }

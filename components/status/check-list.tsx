@@ -1,5 +1,5 @@
 import type { CheckId, CheckResult, CheckStatus, Evidence } from '@/lib/checks/types';
-import { CheckStatusBadge } from './status-badge';
+import { CheckStatusBadge, RunningBadge } from './status-badge';
 import { EvidenceEntries, FixBlock } from './evidence-and-fix';
 import { SECTIONS, checkTitle, sectionOf, type Section } from './check-names';
 
@@ -47,27 +47,46 @@ export function CheckRow({ check, isRootCause }: { check: CheckResult; isRootCau
 
 const SEVERITY: CheckStatus[] = ['fail', 'error', 'warn', 'skip', 'pass'];
 
-export function CheckSection({ title, checks, rootCause, aside }: { title: Section; checks: CheckResult[]; rootCause: CheckId | null; aside?: React.ReactNode }) {
-  const worst = SEVERITY.find((status) => checks.some((c) => c.status === status)) ?? 'pass';
+function SectionFrame({ title, badge, aside, answered, children }: { title: Section; badge: React.ReactNode; aside?: React.ReactNode; answered: boolean; children: React.ReactNode }) {
   return (
-    <section aria-labelledby={`section-${title}`} className="overflow-hidden rounded-md border border-slate-200 bg-white shadow-sm">
+    <section aria-labelledby={`section-${title}`} data-section={title} data-answered={answered} className="overflow-hidden rounded-md border border-slate-200 bg-white shadow-sm">
       <header className="flex flex-wrap items-center gap-2 border-b border-slate-200 bg-slate-100 px-3 py-1.5">
         <h2 id={`section-${title}`} className="text-sm font-bold uppercase tracking-wide text-slate-700">
           {title}
         </h2>
-        <CheckStatusBadge status={worst} />
+        {badge}
         {aside && <div className="ml-auto text-xs text-slate-600">{aside}</div>}
       </header>
-      <ul className="divide-y divide-slate-100">
-        {checks.map((check) => (
-          <CheckRow key={check.id} check={check} isRootCause={check.id === rootCause} />
-        ))}
-      </ul>
+      <ul className="divide-y divide-slate-100">{children}</ul>
     </section>
   );
 }
 
-/** The checks grouped into the page's panels, in panel order; empty panels are left out. */
-export function groupBySection(checks: CheckResult[]): Array<{ section: Section; checks: CheckResult[] }> {
-  return SECTIONS.map((section) => ({ section, checks: checks.filter((c) => sectionOf(c.id) === section) })).filter((g) => g.checks.length > 0);
+export function CheckSection({ title, checks, rootCause, aside }: { title: Section; checks: CheckResult[]; rootCause: CheckId | null; aside?: React.ReactNode }) {
+  const worst = SEVERITY.find((status) => checks.some((c) => c.status === status)) ?? 'pass';
+  return (
+    <SectionFrame title={title} badge={<CheckStatusBadge status={worst} />} aside={aside} answered>
+      {checks.map((check) => (
+        <CheckRow key={check.id} check={check} isRootCause={check.id === rootCause} />
+      ))}
+    </SectionFrame>
+  );
+}
+
+/** A panel whose checks have not all answered: their names, until the panel streams in. */
+export function RunningCheckSection({ title, ids }: { title: Section; ids: readonly CheckId[] }) {
+  return (
+    <SectionFrame title={title} badge={<RunningBadge />} answered={false}>
+      {ids.map((id) => (
+        <li key={id} data-check-id={id} data-status="running" className="px-3 py-2 text-sm text-slate-700">
+          {checkTitle(id)} <span className="font-mono text-xs text-slate-500">{id}</span>
+        </li>
+      ))}
+    </SectionFrame>
+  );
+}
+
+/** Check ids grouped into the page's panels, in panel order; empty panels are left out. */
+export function groupBySection(ids: readonly CheckId[]): Array<{ section: Section; ids: CheckId[] }> {
+  return SECTIONS.map((section) => ({ section, ids: ids.filter((id) => sectionOf(id) === section) })).filter((g) => g.ids.length > 0);
 }

@@ -46,3 +46,13 @@ export function checkStatusLabel(status: CheckStatus): string {
 export function overallLabel(overall: OverallStatus): string {
   return OVERALL[overall].label;
 }
+
+/** A check or step that has not answered yet: streamed pages show it until its answer arrives. */
+export function RunningBadge() {
+  return (
+    <span className={`${base} animate-pulse bg-sky-50 text-sky-900 ring-sky-600/30 motion-reduce:animate-none`} data-status="running">
+      <span aria-hidden="true">…</span>
+      Running
+    </span>
+  );
+}

@@ -4,7 +4,8 @@ import type { Diagnosis, RunbookDefinition } from '@/lib/runbooks/types';
 import { stepAnchor } from './step-list';
 
 // The diagnosis in one box: the root cause, the runbook to open at the failing step, and what the
-// console could not check (never presented as broken).
+// console could not check (never presented as broken). It may come before every step has answered,
+// once the root cause is certain; it then says how many are still running.
 
 export function DiagnosisPanel({ diagnosis, runbooks, base }: { diagnosis: Diagnosis; runbooks: RunbookDefinition[]; base: string }) {
   const cause = diagnosis.steps.find((s) => s.id === diagnosis.rootCauseStep);
@@ -35,6 +36,12 @@ export function DiagnosisPanel({ diagnosis, runbooks, base }: { diagnosis: Diagn
       ) : (
         <p role="status" className="mt-2 rounded border-l-4 border-emerald-600 bg-emerald-50 px-3 py-2 text-sm text-emerald-950">
           No root cause: every step of every runbook passes.
+        </p>
+      )}
+      {!diagnosis.complete && (
+        <p className="mt-2 text-xs text-slate-600" data-testid="diagnosis-pending">
+          Certain before every step answered: nothing after {diagnosis.rootCauseStep} can change it. {diagnosis.pending.length} step
+          {diagnosis.pending.length === 1 ? '' : 's'} still running; their answers stream into the list below.
         </p>
       )}
       {unchecked.length > 0 && (

@@ -1,6 +1,7 @@
-import { CheckStatusBadge } from '@/components/status/status-badge';
+import { Suspense } from 'react';
+import { CheckStatusBadge, RunningBadge } from '@/components/status/status-badge';
 import { EvidenceEntries, FixBlock } from '@/components/status/evidence-and-fix';
-import type { StepResult } from '@/lib/runbooks/types';
+import type { PendingStep, StepResult } from '@/lib/runbooks/types';
 
 // A runbook's steps as an ordered checklist. Each step has an anchor (#step-<id>) to paste in chat;
 // on paper the copy buttons disappear and the command blocks print dark-on-white.
@@ -56,6 +57,37 @@ export function StepList({ steps, highlight, anchored = true }: { steps: StepRes
     <ol className="divide-y divide-slate-100 rounded-md border border-slate-200 bg-white shadow-sm print:border-0 print:shadow-none">
       {steps.map((step, i) => (
         <StepItem key={step.id} step={step} index={i} highlight={step.id === highlight} anchored={anchored} />
+      ))}
+    </ol>
+  );
+}
+
+/** A step still running: its question, until its answer streams in. */
+function RunningStepItem({ step, index }: { step: PendingStep; index: number }) {
+  return (
+    <li data-step-id={step.id} data-status="running" className="border-l-4 border-transparent px-3 py-2">
+      <div className="flex flex-wrap items-center gap-x-2 gap-y-1">
+        <span className="font-mono text-xs text-slate-500">{index + 1}.</span>
+        <RunningBadge />
+        <h3 className="min-w-0 basis-full text-sm font-semibold text-slate-700 sm:basis-auto sm:flex-1">{step.title}</h3>
+      </div>
+    </li>
+  );
+}
+
+async function AnsweredStepItem({ result, index }: { result: Promise<StepResult>; index: number }) {
+  const step = await result;
+  return <StepItem step={step} index={index} highlight={step.status === 'fail'} anchored />;
+}
+
+/** Every step in order, each shown running until its own answer streams in (React Suspense, one boundary a step). */
+export function StreamedStepList({ steps }: { steps: ReadonlyArray<PendingStep & { result: Promise<StepResult> }> }) {
+  return (
+    <ol className="divide-y divide-slate-100 rounded-md border border-slate-200 bg-white shadow-sm print:border-0 print:shadow-none">
+      {steps.map((step, i) => (
+        <Suspense key={step.id} fallback={<RunningStepItem step={step} index={i} />}>
+          <AnsweredStepItem result={step.result} index={i} />
+        </Suspense>
       ))}
     </ol>
   );

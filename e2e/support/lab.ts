@@ -69,3 +69,17 @@ export async function revokeBackendIngress(): Promise<RevokedRule> {
 export async function restoreIngress(rule: RevokedRule): Promise<void> {
   await aws('ec2', 'authorize-security-group-ingress', '--group-id', rule.groupId, '--ip-permissions', JSON.stringify(rule.permissions));
 }
+
+/**
+ * AWS answering one action slowly, which no operator causes: the lab's latency switch stands in for
+ * it. Returns the rule's id for `fast`.
+ */
+export async function slowAws(service: string, action: string, ms: number): Promise<string> {
+  const res = await fetch(`${labUrl()}/_lab/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'latency', service, action, ms }) });
+  if (res.status !== 201) throw new Error(`the lab refused the latency rule: HTTP ${res.status}`);
+  return ((await res.json()) as { id: string }).id;
+}
+
+export async function fast(ruleId: string): Promise<void> {
+  await fetch(`${labUrl()}/_lab/faults/${encodeURIComponent(ruleId)}`, { method: 'DELETE' });
+}

@@ -14,6 +14,11 @@ export interface LabOptions {
   region: string;
   /** How long RDS shows `resetting-master-credentials` before the password really changes. */
   resetSeconds: number;
+  /**
+   * How many LinkBox environments to seed in the one account and region (LAB_ENVIRONMENTS; 1 to 25):
+   * `production` as always, then `production-2`, ... sharing its VPC and its PostgreSQL server.
+   */
+  environments: number;
   /** How often the DB network re-reads security groups, network ACLs and instance state from the EC2 API. */
   syncIntervalMs: number;
   log: (line: string) => void;
@@ -77,11 +82,34 @@ export interface LabState {
   tlsCaKeyPath: string;
   parameterPrefix: string;
   instances: LabInstanceState[];
+  /**
+   * Every AWS environment the lab seeded (`environments`), in the console config's order: the first
+   * is `production`, whose parameterPrefix, rds, rdsEndpoint, db and instances are also the fields above.
+   */
+  environments: LabEnvironmentState[];
   local: { databaseUrl: string; backendUrl: string; envFile: string };
-  /** The console config (environments `production` and `local`) the lab wrote for this run. */
+  /** The console config (environments `production`, `production-2`, ... and `local`) the lab wrote for this run. */
   configPath: string;
   oidc: LabOidcState;
   iam: LabIamState;
+}
+
+/**
+ * One LinkBox environment of the lab: its own parameters, RDS instance (master user, database,
+ * endpoint address) and backends; the VPC, its security groups and the PostgreSQL server are shared.
+ */
+export interface LabEnvironmentState {
+  /** Its name in the console config: `production`, `production-2`, ... */
+  name: string;
+  parameterPrefix: string;
+  rds: LabRdsState;
+  /** Where its DescribeDBInstances endpoint really listens (the console source's listener). */
+  rdsEndpoint: { host: string; port: number };
+  /** Its operator tunnel, through its first backend: the console config's `reachVia`. */
+  db: { host: string; port: number };
+  /** The Name tag of its backend instances, which its console config selects them by. */
+  backendName: string;
+  instances: LabInstanceState[];
 }
 
 /** The lab's identity provider as a relying party (the console, a test) needs to know it. */
@@ -271,12 +299,13 @@ export interface FaultStore {
 export interface FleetOptions {
   awsEndpoint: string;
   region: string;
-  parameterPrefix: string;
-  instances: Array<{ id: string; name: string; privateIp: string }>;
-  /** Where a simulated host's connection to the RDS endpoint goes (the DB network's port for that source). */
+  /**
+   * Every environment's backends. `parameterPrefix` is what its start_application.sh reads;
+   * `rdsEndpointAddress` its RDS endpoint as SSM holds it: a host resolving it gets dbRoute(itself).
+   */
+  instances: Array<{ id: string; name: string; privateIp: string; parameterPrefix: string; rdsEndpointAddress: string }>;
+  /** Where a simulated host's connection to its RDS endpoint goes (the DB network's port for that source). */
   dbRoute: (sourceId: string) => { host: string; port: number };
-  /** The RDS endpoint address as SSM holds it; a host resolving it gets dbRoute(itself). */
-  rdsEndpointAddress: string;
   faults: FaultStore;
   /** The seed's local world: DATABASE_URL from envFile, else the default; backend on this port. */
   local: { port: number; envFile: string; defaultDatabaseUrl: string };

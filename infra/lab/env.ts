@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { DEFAULT_LAB_OPTIONS } from './index';
 import type { LabOptions } from './contract';
 import { completePasswords, LAB_OIDC_ACCOUNTS, type LabOidcPasswords } from './oidc/accounts';
+import { MAX_ENVIRONMENTS } from './seed';
 
 export class LabSettingError extends Error {}
 
@@ -25,6 +26,7 @@ export function labOptionsFromEnv(log: (line: string) => void): LabOptions & { o
     gatewayPort: intFromEnv('LAB_GATEWAY_PORT', DEFAULT_LAB_OPTIONS.gatewayPort, 0, 65535),
     localBackendPort: intFromEnv('LAB_LOCAL_BACKEND_PORT', DEFAULT_LAB_OPTIONS.localBackendPort, 0, 65535),
     resetSeconds: intFromEnv('LAB_RESET_SECONDS', DEFAULT_LAB_OPTIONS.resetSeconds, 0, 3600),
+    environments: intFromEnv('LAB_ENVIRONMENTS', DEFAULT_LAB_OPTIONS.environments, 1, MAX_ENVIRONMENTS),
     dataDir: resolve(env.LAB_DATA_DIR || DEFAULT_LAB_OPTIONS.dataDir),
     log,
     oidc: {

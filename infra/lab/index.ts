@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { consoleConfigSchema, type ConsoleConfig } from '../../lib/config/schema';
-import type { ConsoleRoleState, Fleet, Lab, LabOptions, LabState } from './contract';
+import type { ConsoleRoleState, Fleet, Lab, LabEnvironmentState, LabOptions, LabState } from './contract';
 import { createRequestCounters } from './gateway/counters';
 import { createRevokeByWhatItAdmits } from './gateway/ec2-revoke';
 import { createFaultStore } from './gateway/faults';
@@ -13,20 +13,20 @@ import { createFleet, createIamSimulator } from './hosts/index';
 import { CONSOLE_ACCESS_KEY_ID, createConsoleRole } from './iam/console-role';
 import { createIamEnforcer } from './iam/enforcer';
 import { startMoto, type Moto } from './moto';
-import { startDbNetwork, TUNNEL, type DbNetwork } from './network/db-network';
+import { startDbNetwork, type DbNetwork } from './network/db-network';
 import { LAB_OIDC_ACCOUNTS, LAB_OIDC_ROLE_GROUPS } from './oidc/accounts';
 import { startIdentityProvider, type IdentityProvider } from './oidc/provider';
-import { chooseLoopbackEndpoint, reportEndpoint } from './network/rds-endpoint';
+import { chooseLoopbackEndpoint, reportEndpoints, type Endpoint } from './network/rds-endpoint';
 import { assertPortFree } from './ports';
 import { generateUrlSafePassword, startPostgres } from './postgres';
 import { createRdsPhysics, type RdsPhysics } from './rds-physics';
-import { BACKEND_NAME, BACKEND_PROFILE, BACKEND_ROLE, BACKEND_SG_NAME, DB_PORT, DB_SG_NAME, PARAMETER_PREFIX, RDS_INSTANCE_ID, SEED_CREDENTIALS, seedLinkBox } from './seed';
+import { BACKEND_PROFILE, BACKEND_ROLE, BACKEND_SG_NAME, DB_PORT, DB_SG_NAME, linkBoxEnvironments, SEED_CREDENTIALS, seedLinkBox, type SeededEnvironment } from './seed';
 import { createCertificateAuthority, issueServerCertificate } from './tls';
 
 // The lab: LinkBox's AWS on one machine. A Node program (tsx), never part of the Next bundle, which
 // is why its modules do not import 'server-only' (that marker throws outside React's server build).
 
-export type { ConsoleRoleOptions, ConsoleRoleState, Lab, LabOidcOptions, LabOidcState, LabOptions, LabState } from './contract';
+export type { ConsoleRoleOptions, ConsoleRoleState, Lab, LabEnvironmentState, LabOidcOptions, LabOidcState, LabOptions, LabState } from './contract';
 export { deployStack, type DeployedStack, type StackDeployment } from './cloudformation';
 export { MotoNotInstalledError } from './moto';
 export { LabOidcSettingError } from './oidc/provider';
@@ -38,6 +38,7 @@ export const DEFAULT_LAB_OPTIONS: LabOptions = {
   dataDir: '.lab',
   region: 'us-east-1',
   resetSeconds: 4,
+  environments: 1,
   syncIntervalMs: 1000,
   log: (line) => console.log(line),
   enforceIam: true,
@@ -57,6 +58,7 @@ export async function startLab(overrides: Partial<LabOptions> = {}): Promise<Lab
   const log = options.log;
   const started = Date.now();
 
+  const plans = linkBoxEnvironments(options.environments);
   // Ports first: a taken port should fail before anything is spawned.
   await assertPortFree(options.gatewayPort, 'LAB_GATEWAY_PORT');
   await assertPortFree(options.localBackendPort, 'LAB_LOCAL_BACKEND_PORT');
@@ -101,9 +103,10 @@ export async function startLab(overrides: Partial<LabOptions> = {}): Promise<Lab
     stack.push({ what: 'identity provider', stop: () => idp.stop() });
 
     // moto and PostgreSQL start side by side, and the seed runs while PostgreSQL initialises:
-    // the master password is chosen first so both can use it.
-    const masterPassword = generateUrlSafePassword();
-    const postgresStarting = startPostgres({ dataDir, masterPassword, log }).then((pg) => {
+    // each environment's master password is chosen first so both can use it.
+    const environments = plans.map((plan) => ({ ...plan, masterPassword: generateUrlSafePassword() }));
+    const masters = environments.map((e) => ({ username: e.masterUsername, password: e.masterPassword, database: e.dbName }));
+    const postgresStarting = startPostgres({ dataDir, masters, log }).then((pg) => {
       if (pg.pid) watchdog.watch(pg.pid, 'SIGINT', pg.databaseDir);
       return pg;
     });
@@ -142,42 +145,56 @@ export async function startLab(overrides: Partial<LabOptions> = {}): Promise<Lab
 
     // RDS reports the address the DB network will listen on, from the seed's first call on, so
     // SSM db-endpoint (written by the seed from CreateDBInstance's answer) is that address too.
-    const rdsEndpoint = await chooseLoopbackEndpoint(DB_PORT);
-    const endpointReport = reportEndpoint(RDS_INSTANCE_ID, rdsEndpoint);
+    // Each instance has an address of its own, though one PostgreSQL serves them all.
+    const endpoints = new Map<string, Endpoint>();
+    for (const e of environments) endpoints.set(e.rdsInstanceId, await chooseLoopbackEndpoint(DB_PORT, [...endpoints.values()]));
+    const endpointReport = reportEndpoints(endpoints);
     gateway.rewrite(endpointReport);
 
     const tlsDir = join(dataDir, 'tls');
     const [world, postgres, ca] = await Promise.all([
-      seedLinkBox({ endpoint: gateway.url, region: options.region, masterPassword }),
+      seedLinkBox({ endpoint: gateway.url, region: options.region, environments }),
       postgresStarting,
       createCertificateAuthority(tlsDir, 'ca', `LinkBox lab CA ${randomBytes(3).toString('hex')}`),
     ]);
+    const [first, ...others] = world.environments as [SeededEnvironment, ...SeededEnvironment[]];
+    const rdsEndpoint = endpoints.get(first.rds.instanceId)!;
     log(`PostgreSQL on 127.0.0.1:${postgres.port}`);
-    log(`seeded linkbox-db, ${world.instances.length} backend instances and ${PARAMETER_PREFIX}/*`);
+    log(`seeded ${first.rds.instanceId}, ${first.instances.length} backend instances and ${first.environment.parameterPrefix}/*`);
+    if (others.length > 0) log(`seeded ${others.length} more environments, one backend each: ${others.map((e) => `${e.environment.name} (${e.environment.parameterPrefix})`).join(', ')}`);
     let consoleRole: ConsoleRoleState | null = null;
 
-    // PostgreSQL serves TLS as RDS does, with a certificate for both names of the endpoint.
-    const dnsName = endpointReport.motoAddress();
-    if (!dnsName) throw new Error('moto created linkbox-db without an endpoint name');
-    const serverCertificate = await issueServerCertificate(ca, tlsDir, 'server', [rdsEndpoint.host, dnsName]);
+    // PostgreSQL serves TLS as RDS does, with one certificate for both names of every endpoint.
+    const dnsNames = new Map(
+      world.environments.map(({ rds: { instanceId } }) => {
+        const name = endpointReport.motoAddress(instanceId);
+        if (!name) throw new Error(`moto created ${instanceId} without an endpoint name`);
+        return [instanceId, name];
+      }),
+    );
+    const dnsName = dnsNames.get(first.rds.instanceId)!;
+    const serverCertificate = await issueServerCertificate(ca, tlsDir, 'server', [...[...endpoints.values()].map((e) => e.host), ...dnsNames.values()]);
     await postgres.enableTls({ ...serverCertificate, caPath: ca.certPath, serverName: dnsName });
     log(`RDS endpoint ${rdsEndpoint.host}:${rdsEndpoint.port} (${dnsName}), TLS from the lab CA ${ca.certPath}`);
 
     const network: DbNetwork = await startDbNetwork({
       motoUrl: moto.url,
       region: options.region,
-      rdsInstanceId: world.rds.instanceId,
+      databases: world.environments.map((e) => ({
+        rdsInstanceId: e.rds.instanceId,
+        endpoint: endpoints.get(e.rds.instanceId)!,
+        networkInterfaceId: e.rds.networkInterfaceId,
+        instanceIds: e.instances.map((i) => i.id),
+      })),
       upstream: { host: postgres.host, port: postgres.port },
-      instanceIds: world.instances.map((i) => i.id),
-      console: { endpoint: rdsEndpoint, securityGroupIds: [world.vpc.consoleSecurityGroupId] },
+      console: { securityGroupIds: [world.vpc.consoleSecurityGroupId] },
       syncIntervalMs: options.syncIntervalMs,
       log,
     });
     stack.push({ what: 'DB network', stop: () => network.stop() });
 
     const physics: RdsPhysics = createRdsPhysics({
-      rdsInstanceId: world.rds.instanceId,
-      masterUsername: world.rds.masterUsername,
+      masterUsernames: new Map(world.environments.map((e) => [e.rds.instanceId, e.rds.masterUsername])),
       resetSeconds: options.resetSeconds,
       postgres,
       network,
@@ -198,10 +215,8 @@ export async function startLab(overrides: Partial<LabOptions> = {}): Promise<Lab
     const activeFleet = createFleet({
       awsEndpoint: gateway.url,
       region: options.region,
-      parameterPrefix: PARAMETER_PREFIX,
-      instances: world.instances,
+      instances: world.environments.flatMap((e) => e.instances.map((i) => ({ ...i, parameterPrefix: e.environment.parameterPrefix, rdsEndpointAddress: e.rds.endpointAddress }))),
       dbRoute: (sourceId) => network.route(sourceId),
-      rdsEndpointAddress: world.rds.endpointAddress,
       faults,
       local: { port: options.localBackendPort, envFile, defaultDatabaseUrl: LOCAL_DEFAULT_DATABASE_URL },
       dataDir,
@@ -217,22 +232,36 @@ export async function startLab(overrides: Partial<LabOptions> = {}): Promise<Lab
     // The interceptor is in place before the hosts start: their first act is reading SSM.
     await activeFleet.start();
 
-    const tunnel = network.route(TUNNEL);
     const configPath = join(dataDir, 'console.config.json');
-    const instances = () =>
-      activeFleet.hosts().map((host) => ({ ...host, subnetId: world.instances.find((i) => i.id === host.id)!.subnetId, dbRoute: network.route(host.id) }));
-    const { networkInterfaceId: _eni, ...rds } = world.rds;
+    const instancesOf = (seeded: SeededEnvironment) => {
+      const hosts = activeFleet.hosts();
+      return seeded.instances.map(({ id, subnetId }) => ({ ...hosts.find((h) => h.id === id)!, subnetId, dbRoute: network.route(id) }));
+    };
+    const environmentState = (seeded: SeededEnvironment): LabEnvironmentState => {
+      const { networkInterfaceId: _eni, ...rds } = seeded.rds;
+      return {
+        name: seeded.environment.name,
+        parameterPrefix: seeded.environment.parameterPrefix,
+        rds: { ...rds, dnsName: dnsNames.get(rds.instanceId)! },
+        rdsEndpoint: endpoints.get(rds.instanceId)!,
+        db: network.tunnel(rds.instanceId),
+        backendName: seeded.environment.backendName,
+        instances: instancesOf(seeded),
+      };
+    };
+    const environmentStates = () => world.environments.map(environmentState);
     const snapshot = (): LabState => ({
       awsEndpoint: gateway.url,
       region: options.region,
-      db: tunnel,
-      rds: { ...rds, dnsName },
+      db: network.tunnel(first.rds.instanceId),
+      rds: environmentState(first).rds,
       vpc: world.vpc,
       rdsEndpoint,
       tlsCaPath: ca.certPath,
       tlsCaKeyPath: ca.keyPath,
-      parameterPrefix: PARAMETER_PREFIX,
-      instances: instances(),
+      parameterPrefix: first.environment.parameterPrefix,
+      instances: instancesOf(first),
+      environments: environmentStates(),
       local: { databaseUrl: postgres.localDatabaseUrl, backendUrl: activeFleet.localBackendUrl(), envFile },
       configPath,
       oidc: idp.state(),
@@ -261,7 +290,10 @@ export async function startLab(overrides: Partial<LabOptions> = {}): Promise<Lab
     const lab: Lab = {
       ...snapshot(),
       get instances() {
-        return instances();
+        return instancesOf(first);
+      },
+      get environments() {
+        return environmentStates();
       },
       networkSynced: () => network.synced(),
       stop: () => (stopping ??= stopAll().then(() => log('lab stopped'))),
@@ -278,26 +310,27 @@ function consoleConfigFor(state: LabState): object {
   const config = {
     mode: 'lab',
     environments: [
-      {
-        name: 'production',
+      // One AWS scope (region, endpoint, credentials) for all: the environments of one account.
+      ...state.environments.map((env) => ({
+        name: env.name,
         kind: 'aws',
         region: state.region,
         credentials: state.iam.consoleRole
           ? { source: 'assume-role', roleArn: state.iam.consoleRole.roleArn, sessionName: state.iam.consoleRole.sessionName, ...(state.iam.consoleRole.externalId ? { externalId: state.iam.consoleRole.externalId } : {}) }
           : { source: 'lab' },
         endpoint: state.awsEndpoint,
-        parameterPrefix: state.parameterPrefix,
-        rdsInstanceId: state.rds.instanceId,
+        parameterPrefix: env.parameterPrefix,
+        rdsInstanceId: env.rds.instanceId,
         dbSecurityGroup: { tags: { Name: DB_SG_NAME } },
         backendSecurityGroup: { tags: { Name: BACKEND_SG_NAME } },
-        backendInstances: { tags: { Name: BACKEND_NAME } },
-        dbPort: state.rds.port,
-        health: { port: 80, path: '/health', urls: Object.fromEntries(state.instances.filter((i) => i.healthUrl).map((i) => [i.id, i.healthUrl])) },
-        reachVia: state.db,
+        backendInstances: { tags: { Name: env.backendName } },
+        dbPort: env.rds.port,
+        health: { port: 80, path: '/health', urls: Object.fromEntries(env.instances.filter((i) => i.healthUrl).map((i) => [i.id, i.healthUrl])) },
+        reachVia: env.db,
         // So every login the console makes to the lab verifies the lab CA's certificate, as in AWS.
         dbCaBundle: state.tlsCaPath,
         backendIam: { instanceProfileName: BACKEND_PROFILE, roleName: BACKEND_ROLE },
-      },
+      })),
       { name: 'local', kind: 'local', envFile: state.local.envFile, backendUrl: state.local.backendUrl },
     ],
     // The lab accounts by email and the IdP's groups, as a real deployment maps them. The unverified

@@ -54,6 +54,11 @@ async function main(): Promise<void> {
   for (const host of lab.instances) {
     console.log(`  instance         ${host.id}  ${host.privateIp}  health ${host.healthUrl || '(not serving)'}`);
   }
+  // LAB_ENVIRONMENTS: the other environments of the same account, each in a line.
+  for (const env of lab.environments.slice(1)) {
+    const hosts = env.instances.map((h) => `${h.id} health ${h.healthUrl || '(not serving)'}`).join(', ');
+    console.log(`  environment      ${env.name}: ${env.parameterPrefix}/*, ${env.rds.instanceId} at ${env.rdsEndpoint.host}:${env.rdsEndpoint.port}, tunnel ${env.db.host}:${env.db.port}, ${hosts}`);
+  }
   console.log(`  local backend    ${lab.local.backendUrl}   (DATABASE_URL from ${lab.local.envFile})`);
   console.log(`  console config   ${lab.configPath}`);
   console.log(`  lab control      ${lab.awsEndpoint}/_lab/state, /_lab/faults, /_lab/requests, /_lab/run-command/history`);

@@ -70,7 +70,15 @@ function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
 
 const READY_TIMEOUT_MS = 30_000;
 
-export async function startPostgres(options: { dataDir: string; masterPassword: string; log: (line: string) => void }): Promise<LabPostgres> {
+/** An RDS instance's master user and its database, one per environment, all on this one server. */
+export interface MasterAccount {
+  username: string;
+  password: string;
+  database: string;
+}
+
+/** `masters[0]` is `linkbox-db`'s (MASTER_USERNAME on MASTER_DATABASE). */
+export async function startPostgres(options: { dataDir: string; masters: MasterAccount[]; log: (line: string) => void }): Promise<LabPostgres> {
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const databaseDir = resolve(options.dataDir, 'postgres');
   const logPath = join(options.dataDir, 'postgres.log');
@@ -123,24 +131,28 @@ export async function startPostgres(options: { dataDir: string; masterPassword: 
       continue;
     }
 
-    const admin = async (sql: string, database = 'postgres') => {
-      const client = new pg.Client({ host: '127.0.0.1', port, database, ...superuser });
+    const admin = async (...statements: string[]) => {
+      const client = new pg.Client({ host: '127.0.0.1', port, database: 'postgres', ...superuser });
       client.on('error', () => undefined);
       await client.connect();
       try {
-        await client.query(sql);
+        for (const sql of statements) await client.query(sql);
       } finally {
         await client.end().catch(() => undefined);
       }
     };
-    const initialMasterPassword = options.masterPassword;
+    const initialMasterPassword = options.masters[0]!.password;
     try {
       await admin(
-        `CREATE ROLE ${pg.escapeIdentifier(MASTER_USERNAME)} LOGIN CREATEDB CREATEROLE PASSWORD ${pg.escapeLiteral(initialMasterPassword)}`,
+        ...options.masters.flatMap(({ username, password, database }) => [
+          `CREATE ROLE ${pg.escapeIdentifier(username)} LOGIN CREATEDB CREATEROLE PASSWORD ${pg.escapeLiteral(password)}`,
+          `CREATE DATABASE ${pg.escapeIdentifier(database)} OWNER ${pg.escapeIdentifier(username)}`,
+          // Each RDS instance is a server of its own: another environment's master gets nothing here.
+          ...(options.masters.length > 1 ? [`REVOKE CONNECT ON DATABASE ${pg.escapeIdentifier(database)} FROM PUBLIC`] : []),
+        ]),
+        `CREATE ROLE ${pg.escapeIdentifier(LOCAL_USER)} LOGIN PASSWORD ${pg.escapeLiteral(LOCAL_PASSWORD)}`,
+        `CREATE DATABASE ${pg.escapeIdentifier(LOCAL_DATABASE)} OWNER ${pg.escapeIdentifier(LOCAL_USER)}`,
       );
-      await admin(`CREATE DATABASE ${pg.escapeIdentifier(MASTER_DATABASE)} OWNER ${pg.escapeIdentifier(MASTER_USERNAME)}`);
-      await admin(`CREATE ROLE ${pg.escapeIdentifier(LOCAL_USER)} LOGIN PASSWORD ${pg.escapeLiteral(LOCAL_PASSWORD)}`);
-      await admin(`CREATE DATABASE ${pg.escapeIdentifier(LOCAL_DATABASE)} OWNER ${pg.escapeIdentifier(LOCAL_USER)}`);
     } catch (err) {
       await stopServer(server, databaseDir);
       throw new Error(`PostgreSQL started but the LinkBox roles could not be created: ${(err as Error).message}`);

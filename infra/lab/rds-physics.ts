@@ -5,19 +5,20 @@ import { errorReply } from './gateway/replies';
 import type { DbNetwork } from './network/db-network';
 import type { LabPostgres } from './postgres';
 
-// What moto lacks about RDS: a master password change is accepted, shown as
-// `resetting-master-credentials` with a pending MasterUserPassword for a while, and only then
-// changes the password in PostgreSQL; stop, start and reboot act on the DB network. While the
-// credentials reset, another modify is refused with InvalidDBInstanceState (HTTP 400), as RDS
-// refuses any modification of an instance that is not available: a client that re-sends a modify
-// whose answer it lost gets that error, though its first call worked.
+// What moto lacks about RDS, for each of the lab's instances: a master password change is
+// accepted, shown as `resetting-master-credentials` with a pending MasterUserPassword for a while,
+// and only then changes its master user's password in PostgreSQL; stop, start and reboot act on
+// its endpoints in the DB network. While the credentials reset, another modify is refused with
+// InvalidDBInstanceState (HTTP 400), as RDS refuses any modification of an instance that is not
+// available: a client that re-sends a modify whose answer it lost gets that error, though its
+// first call worked.
 // The password passes through here; it is never logged or echoed.
 
 const REBOOT_MS = 2000;
 
 export interface RdsPhysicsOptions {
-  rdsInstanceId: string;
-  masterUsername: string;
+  /** The lab's RDS instances by id, each with its master user (a role of the one PostgreSQL). */
+  masterUsernames: ReadonlyMap<string, string>;
   resetSeconds: number;
   postgres: LabPostgres;
   network: DbNetwork;
@@ -99,7 +100,7 @@ export function createRdsPhysics(options: RdsPhysicsOptions): RdsPhysics {
 
   const applyPassword = async (id: string, password: string) => {
     try {
-      if (!stopped) await options.postgres.setRolePassword(options.masterUsername, password);
+      if (!stopped) await options.postgres.setRolePassword(options.masterUsernames.get(id)!, password);
       options.log(`RDS ${id}: master password changed`);
     } catch (err) {
       // The error text from PostgreSQL never contains the password (statements are not echoed).
@@ -117,11 +118,11 @@ export function createRdsPhysics(options: RdsPhysicsOptions): RdsPhysics {
     if (!isOk(reply)) return reply;
     const timer = setTimeout(() => {
       transient.delete(id);
-      if (!stopped) void options.network.setRebooting(false);
+      if (!stopped) void options.network.setRebooting(id, false);
       options.log(`RDS ${id}: available again after reboot`);
     }, REBOOT_MS);
     transient.set(id, { status: 'rebooting', pendingMasterUserPassword: false, timer });
-    await options.network.setRebooting(true);
+    await options.network.setRebooting(id, true);
     options.log(`RDS ${id}: rebooting`);
     return overlay(reply);
   };
@@ -157,17 +158,18 @@ export function createRdsPhysics(options: RdsPhysicsOptions): RdsPhysics {
 
   const handler: CallHandler = async (call, forward) => {
     if (call.service !== 'rds') return undefined;
-    const id = typeof call.input.DBInstanceIdentifier === 'string' ? call.input.DBInstanceIdentifier : undefined;
+    const given = typeof call.input.DBInstanceIdentifier === 'string' ? call.input.DBInstanceIdentifier : undefined;
+    const id = given !== undefined && options.masterUsernames.has(given) ? given : undefined;
     switch (call.action) {
       case 'DescribeDBInstances':
         return transient.size > 0 ? overlay(await forward()) : undefined;
       case 'ModifyDBInstance':
-        return id === options.rdsInstanceId ? modify(call, id, forward) : undefined;
+        return id ? modify(call, id, forward) : undefined;
       case 'RebootDBInstance':
-        return id === options.rdsInstanceId ? reboot(id, forward) : undefined;
+        return id ? reboot(id, forward) : undefined;
       case 'StopDBInstance':
       case 'StartDBInstance':
-        return id === options.rdsInstanceId ? stopOrStart(id, call.action, forward) : undefined;
+        return id ? stopOrStart(id, call.action, forward) : undefined;
       default:
         return undefined;
     }

@@ -26,6 +26,8 @@ import { MASTER_DATABASE, MASTER_USERNAME } from './postgres';
 export const PARAMETER_PREFIX = '/linkbox';
 export const RDS_INSTANCE_ID = 'linkbox-db';
 export const DB_PORT = 5432;
+/** How many environments one lab seeds at most (LAB_ENVIRONMENTS). */
+export const MAX_ENVIRONMENTS = 25;
 export const BACKEND_SG_NAME = 'linkbox-backend-sg';
 export const DB_SG_NAME = 'linkbox-db-sg';
 /** The ops console's own group, as its deployment inside the VPC would create it; the DB group admits it. */
@@ -50,8 +52,8 @@ const DB_SUBNETS = [
   { name: 'linkbox-db-a', cidr: '10.0.11.0/24', zone: 'a' },
   { name: 'linkbox-db-b', cidr: '10.0.12.0/24', zone: 'b' },
 ];
-/** The DB's address in its subnet (RDS picks one; the lab fixes it so tests can write rules for it). */
-const DB_PRIVATE_IP = '10.0.11.25';
+/** Each DB's address in its subnet (RDS picks one; the lab fixes them so tests can write rules for them). */
+const dbPrivateIp = (index: number) => `10.0.11.${25 + index}`;
 /** Linux's ephemeral source ports are 32768-60999; the usual NACL rules allow 1024-65535 back. */
 const EPHEMERAL = { From: 1024, To: 65535 };
 
@@ -86,22 +88,37 @@ export interface SeededSubnet {
   availabilityZone: string;
 }
 
-export interface SeededWorld {
-  accountId: string;
-  vpc: {
-    id: string;
-    cidr: string;
-    appSubnets: SeededSubnet[];
-    dbSubnets: SeededSubnet[];
-    /** The VPC's default ACL (allows everything), the custom ones of the app and DB subnets. */
-    defaultNetworkAclId: string;
-    appNetworkAclId: string;
-    dbNetworkAclId: string;
-    backendSecurityGroupId: string;
-    dbSecurityGroupId: string;
-    /** The ops console's own group (as its stack creates it), admitted by the DB group on the DB port. */
-    consoleSecurityGroupId: string;
-  };
+/**
+ * One LinkBox environment in the lab's account and region. The first is the original `production`
+ * (`/linkbox`, `linkbox-db`, two backends); the others are its siblings `production-2`, ...: their own
+ * parameters, RDS instance (master user and database of their own) and one backend, sharing the VPC,
+ * its subnets, network ACLs and security groups, and the backends' instance profile.
+ */
+export interface LinkBoxEnvironment {
+  name: string;
+  parameterPrefix: string;
+  rdsInstanceId: string;
+  masterUsername: string;
+  dbName: string;
+  /** The Name tag of its backend instances: a tag selector picks exactly this environment's. */
+  backendName: string;
+  backendCount: number;
+}
+
+export function linkBoxEnvironments(count: number): LinkBoxEnvironment[] {
+  if (!Number.isInteger(count) || count < 1 || count > MAX_ENVIRONMENTS) throw new Error(`the lab seeds 1 to ${MAX_ENVIRONMENTS} environments, not ${count}`);
+  return Array.from({ length: count }, (_, i) => {
+    if (i === 0) {
+      return { name: 'production', parameterPrefix: PARAMETER_PREFIX, rdsInstanceId: RDS_INSTANCE_ID, masterUsername: MASTER_USERNAME, dbName: MASTER_DATABASE, backendName: BACKEND_NAME, backendCount: APP_SUBNETS.length };
+    }
+    const n = i + 1;
+    // RDS master user names and PostgreSQL database names take letters, digits and "_", not "-".
+    return { name: `production-${n}`, parameterPrefix: `${PARAMETER_PREFIX}-${n}`, rdsInstanceId: `${RDS_INSTANCE_ID}-${n}`, masterUsername: `${MASTER_USERNAME}_${n}`, dbName: `${MASTER_DATABASE}_${n}`, backendName: `${BACKEND_NAME}-${n}`, backendCount: 1 };
+  });
+}
+
+export interface SeededEnvironment {
+  environment: LinkBoxEnvironment;
   instances: Array<{ id: string; name: string; privateIp: string; subnetId: string }>;
   rds: {
     instanceId: string;
@@ -119,7 +136,27 @@ export interface SeededWorld {
   };
 }
 
-export async function seedLinkBox(options: { endpoint: string; region: string; masterPassword: string }): Promise<SeededWorld> {
+export interface SeededWorld {
+  accountId: string;
+  vpc: {
+    id: string;
+    cidr: string;
+    appSubnets: SeededSubnet[];
+    dbSubnets: SeededSubnet[];
+    /** The VPC's default ACL (allows everything), the custom ones of the app and DB subnets. */
+    defaultNetworkAclId: string;
+    appNetworkAclId: string;
+    dbNetworkAclId: string;
+    backendSecurityGroupId: string;
+    dbSecurityGroupId: string;
+    /** The ops console's own group (as its stack creates it), admitted by the DB group on the DB port. */
+    consoleSecurityGroupId: string;
+  };
+  /** In the order asked for; the first is `production`. */
+  environments: SeededEnvironment[];
+}
+
+export async function seedLinkBox(options: { endpoint: string; region: string; environments: Array<LinkBoxEnvironment & { masterPassword: string }> }): Promise<SeededWorld> {
   const common = { region: options.region, endpoint: options.endpoint, credentials: SEED_CREDENTIALS, maxAttempts: 5 };
   const ec2 = new EC2Client(common);
   const rds = new RDSClient(common);
@@ -130,6 +167,8 @@ export async function seedLinkBox(options: { endpoint: string; region: string; m
     const nameTag = (resource: 'vpc' | 'subnet' | 'security-group' | 'instance' | 'network-acl', name: string) => [
       { ResourceType: resource, Tags: [{ Key: 'Name', Value: name }, { Key: 'Project', Value: 'linkbox' }] },
     ];
+    const prefixes = options.environments.map((e) => e.parameterPrefix);
+    const parameterArn = (prefix: string) => `arn:aws:ssm:${options.region}:${accountId}:parameter${prefix}/*`;
     // Independent resources are created side by side: start-up time is mostly this seed.
     const createRoleAndProfile = async () => {
       await iam.send(
@@ -149,7 +188,12 @@ export async function seedLinkBox(options: { endpoint: string; region: string; m
             PolicyDocument: JSON.stringify({
               Version: '2012-10-17',
               Statement: [
-                { Effect: 'Allow', Action: ['ssm:GetParameter', 'ssm:GetParameters'], Resource: `arn:aws:ssm:${options.region}:${accountId}:parameter${PARAMETER_PREFIX}/*` },
+                // One instance profile for every environment's backends: each reads its own prefix.
+                {
+                  Effect: 'Allow',
+                  Action: ['ssm:GetParameter', 'ssm:GetParameters'],
+                  Resource: prefixes.length === 1 ? parameterArn(prefixes[0]!) : prefixes.map(parameterArn),
+                },
                 { Effect: 'Allow', Action: ['kms:Decrypt'], Resource: '*' },
               ],
             }),
@@ -249,68 +293,90 @@ export async function seedLinkBox(options: { endpoint: string; region: string; m
       roleReady,
     ]);
 
-    const [created, networkInterface, ...runs] = await Promise.all([
-      rds.send(
-        new CreateDBInstanceCommand({
-          DBInstanceIdentifier: RDS_INSTANCE_ID,
-          Engine: 'postgres',
-          EngineVersion: '17.2',
-          DBInstanceClass: 'db.t3.micro',
-          AllocatedStorage: 20,
-          MasterUsername: MASTER_USERNAME,
-          MasterUserPassword: options.masterPassword,
-          DBName: MASTER_DATABASE,
-          Port: DB_PORT,
-          PubliclyAccessible: false,
-          VpcSecurityGroupIds: [dbSg.GroupId!],
-          DBSubnetGroupName: DB_SUBNET_GROUP,
-          AvailabilityZone: dbZone.availabilityZone,
-          Tags: [{ Key: 'Name', Value: RDS_INSTANCE_ID }, { Key: 'Project', Value: 'linkbox' }],
-        }),
-      ),
-      // RDS's own interface in the DB subnet, as AWS shows it (DescribeNetworkInterfaces,
-      // description "RDSNetworkInterface"): where the endpoint's address lives. moto's RDS makes none.
-      ec2.send(
-        new CreateNetworkInterfaceCommand({
-          SubnetId: dbZone.id,
-          Groups: [dbSg.GroupId!],
-          PrivateIpAddress: DB_PRIVATE_IP,
-          Description: RDS_INTERFACE_DESCRIPTION,
-        }),
-      ),
-      ...appSubnets.map((subnet) =>
-        ec2.send(
-          new RunInstancesCommand({
-            ImageId: imageId,
-            InstanceType: 't3.micro',
-            MinCount: 1,
-            MaxCount: 1,
-            SubnetId: subnet.id,
-            SecurityGroupIds: [backendSg.GroupId!],
-            IamInstanceProfile: { Name: BACKEND_PROFILE },
-            TagSpecifications: nameTag('instance', BACKEND_NAME),
+    // Every environment's database, RDS interface, backends and parameters, all side by side.
+    const seedEnvironment = async (environment: LinkBoxEnvironment & { masterPassword: string }, index: number): Promise<SeededEnvironment> => {
+      const [created, networkInterface, ...runs] = await Promise.all([
+        rds.send(
+          new CreateDBInstanceCommand({
+            DBInstanceIdentifier: environment.rdsInstanceId,
+            Engine: 'postgres',
+            EngineVersion: '17.2',
+            DBInstanceClass: 'db.t3.micro',
+            AllocatedStorage: 20,
+            MasterUsername: environment.masterUsername,
+            MasterUserPassword: environment.masterPassword,
+            DBName: environment.dbName,
+            Port: DB_PORT,
+            PubliclyAccessible: false,
+            VpcSecurityGroupIds: [dbSg.GroupId!],
+            DBSubnetGroupName: DB_SUBNET_GROUP,
+            AvailabilityZone: dbZone.availabilityZone,
+            Tags: [{ Key: 'Name', Value: environment.rdsInstanceId }, { Key: 'Project', Value: 'linkbox' }],
           }),
         ),
-      ),
-    ]);
-    const endpointAddress = created.DBInstance?.Endpoint?.Address;
-    if (!endpointAddress) throw new Error('moto created linkbox-db without an endpoint address');
-    const instances: SeededWorld['instances'] = runs.map((run) => {
-      const instance = run.Instances![0]!;
-      return { id: instance.InstanceId!, name: BACKEND_NAME, privateIp: instance.PrivateIpAddress!, subnetId: instance.SubnetId! };
-    });
+        // RDS's own interface in the DB subnet, as AWS shows it (DescribeNetworkInterfaces,
+        // description "RDSNetworkInterface"): where the endpoint's address lives. moto's RDS makes none.
+        ec2.send(
+          new CreateNetworkInterfaceCommand({
+            SubnetId: dbZone.id,
+            Groups: [dbSg.GroupId!],
+            PrivateIpAddress: dbPrivateIp(index),
+            Description: RDS_INTERFACE_DESCRIPTION,
+          }),
+        ),
+        // The first environment has a backend in each app subnet; the others one each, taking turns.
+        ...Array.from({ length: environment.backendCount }, (_, b) =>
+          ec2.send(
+            new RunInstancesCommand({
+              ImageId: imageId,
+              InstanceType: 't3.micro',
+              MinCount: 1,
+              MaxCount: 1,
+              SubnetId: appSubnets[(index + b) % appSubnets.length]!.id,
+              SecurityGroupIds: [backendSg.GroupId!],
+              IamInstanceProfile: { Name: BACKEND_PROFILE },
+              TagSpecifications: nameTag('instance', environment.backendName),
+            }),
+          ),
+        ),
+      ]);
+      const endpointAddress = created.DBInstance?.Endpoint?.Address;
+      if (!endpointAddress) throw new Error(`moto created ${environment.rdsInstanceId} without an endpoint address`);
+      const instances = runs.map((run) => {
+        const instance = run.Instances![0]!;
+        return { id: instance.InstanceId!, name: environment.backendName, privateIp: instance.PrivateIpAddress!, subnetId: instance.SubnetId! };
+      });
 
-    const parameters: Array<[string, string, 'String' | 'SecureString']> = [
-      ['db-endpoint', endpointAddress, 'String'],
-      ['db-username', MASTER_USERNAME, 'String'],
-      ['db-password', options.masterPassword, 'SecureString'],
-      ['db-name', MASTER_DATABASE, 'String'],
-    ];
-    await Promise.all(
-      parameters.map(([name, value, type]) =>
-        ssm.send(new PutParameterCommand({ Name: `${PARAMETER_PREFIX}/${name}`, Value: value, Type: type, Description: `LinkBox ${name}` })),
-      ),
-    );
+      const parameters: Array<[string, string, 'String' | 'SecureString']> = [
+        ['db-endpoint', endpointAddress, 'String'],
+        ['db-username', environment.masterUsername, 'String'],
+        ['db-password', environment.masterPassword, 'SecureString'],
+        ['db-name', environment.dbName, 'String'],
+      ];
+      await Promise.all(
+        parameters.map(([name, value, type]) =>
+          ssm.send(new PutParameterCommand({ Name: `${environment.parameterPrefix}/${name}`, Value: value, Type: type, Description: `LinkBox ${name}` })),
+        ),
+      );
+      const { masterPassword: _secret, ...plan } = environment;
+      return {
+        environment: plan,
+        instances,
+        rds: {
+          instanceId: environment.rdsInstanceId,
+          endpointAddress,
+          port: DB_PORT,
+          masterUsername: environment.masterUsername,
+          dbName: environment.dbName,
+          subnetGroupName: DB_SUBNET_GROUP,
+          subnetIds: dbSubnets.map((s) => s.id),
+          subnetId: dbZone.id,
+          privateIp: networkInterface.NetworkInterface!.PrivateIpAddress!,
+          networkInterfaceId: networkInterface.NetworkInterface!.NetworkInterfaceId!,
+        },
+      };
+    };
+    const environments = await Promise.all(options.environments.map(seedEnvironment));
 
     return {
       accountId: accountId!,
@@ -326,19 +392,7 @@ export async function seedLinkBox(options: { endpoint: string; region: string; m
         dbSecurityGroupId: dbSg.GroupId!,
         consoleSecurityGroupId: consoleSg.GroupId!,
       },
-      instances,
-      rds: {
-        instanceId: RDS_INSTANCE_ID,
-        endpointAddress,
-        port: DB_PORT,
-        masterUsername: MASTER_USERNAME,
-        dbName: MASTER_DATABASE,
-        subnetGroupName: DB_SUBNET_GROUP,
-        subnetIds: dbSubnets.map((s) => s.id),
-        subnetId: dbZone.id,
-        privateIp: networkInterface.NetworkInterface!.PrivateIpAddress!,
-        networkInterfaceId: networkInterface.NetworkInterface!.NetworkInterfaceId!,
-      },
+      environments,
     };
   } finally {
     for (const client of [ec2, rds, iam, ssm, sts]) client.destroy();

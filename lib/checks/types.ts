@@ -64,6 +64,18 @@ export interface PasswordFacts {
   lastModified: string | null;
 }
 
+/** What the page may say about one backend instance: what it runs, and whether the VPC lets it reach the database. */
+export interface BackendFacts {
+  id: string;
+  name: string | null;
+  /** EC2's state: running, stopped... */
+  state: string | null;
+  /** Docker's status of its container (running, exited, missing); null when it could not be read. */
+  container: string | null;
+  /** Its path to the database as the security groups and network ACLs decide it; null when not evaluated. */
+  path: 'open' | 'dropped' | 'unknown' | null;
+}
+
 export type OverallStatus = 'healthy' | 'degraded' | 'broken' | 'unknown';
 
 export interface EnvironmentStatus {
@@ -80,4 +92,6 @@ export interface EnvironmentStatus {
   checks: CheckResult[];
   /** Typed facts the page shows beside the checks; null when SSM could not be read. */
   password: PasswordFacts | null;
+  /** Each backend instance as the checks saw it (AWS environments; absent when the instances could not be read). */
+  backends?: BackendFacts[];
 }

@@ -44,16 +44,21 @@ type RunbookStepDefinition = CheckDefinition<AwsCheckContext, RunbookOnlyStepId>
 export const RUNBOOK_STEP_DEFINITIONS = new Map<RunbookOnlyStepId, RunbookStepDefinition>([...BACKEND_STEPS, loginPathStep, rotationPendingStep, ...LOCAL_STEPS].map((d) => [d.id, d]));
 
 /**
- * Each runbook-only step and the check its failure is reported as in a diagnosis. Local steps sit
- * before local.database-url (they say why it fails); the backend steps after the check they refine.
+ * Each runbook-only step: the check its failure is reported as in a diagnosis, and its place in the
+ * diagnosis order, before or after that check (or after `beside`, when it belongs next to another).
+ * Local steps sit before local.database-url (they say why it fails); the backend steps after the
+ * check they refine.
  */
-export const RUNBOOK_ONLY_STEPS: Record<RunbookOnlyStepId, { check: CheckId; placement: 'before' | 'after' }> = {
+export const RUNBOOK_ONLY_STEPS: Record<RunbookOnlyStepId, { check: CheckId; placement: 'before' | 'after'; beside?: CheckId }> = {
   'local.url-format': { check: 'local.database-url', placement: 'before' },
   'local.env-override': { check: 'local.database-url', placement: 'before' },
   'local.listening': { check: 'local.database-url', placement: 'before' },
   'local.compose-db': { check: 'local.database-url', placement: 'before' },
   'backend.tcp': { check: 'net.tcp', placement: 'after' },
-  'backend.role-permissions': { check: 'ssm.parameters', placement: 'after' },
+  // The role is read when a container starts (start_application.sh), so its step sits with the
+  // containers: its proof is the diagnosis's longest chain (instance, profile, simulation), and a
+  // network or database cause ahead of it must not wait for it to be certain.
+  'backend.role-permissions': { check: 'ssm.parameters', placement: 'before', beside: 'containers.running' },
   'backend.agent-online': { check: 'containers.running', placement: 'after' },
   'backend.restart-count': { check: 'containers.running', placement: 'after' },
   // Names what differs when the console logs in and a backend does not; fails as the symptom only when no check explains it.
@@ -106,6 +111,11 @@ export class StepSession {
 
   status(): Promise<EnvironmentStatus> {
     return this.statusRun.status;
+  }
+
+  /** When the status run the steps read started (or the cached status's time). */
+  get checkedAt(): string {
+    return this.statusRun.checkedAt;
   }
 
   async result(step: StepDefinition): Promise<StepResult> {
@@ -163,4 +173,4 @@ export async function runRunbooks(caller: Caller | null, environment: string, ru
 }
 
 export { RUNBOOK_IDS, isRunbookId } from './types';
-export type { Diagnosis, RunbookDefinition, RunbookId, RunbookRun, StepId, StepResult } from './types';
+export type { DiagnosedStep, Diagnosis, PendingStep, RunbookDefinition, RunbookId, RunbookRun, StepId, StepResult } from './types';

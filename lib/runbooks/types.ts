@@ -74,6 +74,17 @@ export interface RunbookRun {
   steps: StepResult[];
 }
 
+/** A step of a diagnosis, with the runbooks that contain it. */
+export type DiagnosedStep = StepResult & { runbooks: RunbookId[] };
+
+/** A step that has not answered yet: what it asks, not what it found. */
+export interface PendingStep {
+  id: StepId;
+  title: string;
+  check: CheckId;
+  runbooks: RunbookId[];
+}
+
 export interface Diagnosis {
   environment: string;
   /** The first failing check in dependency order (a DESIGN.md check id), or null when none fails. */
@@ -89,8 +100,15 @@ export interface Diagnosis {
   couldNotCheck: StepId[];
   verdict: 'healthy' | 'broken' | 'unknown';
   checkedAt: string;
-  /** Every runbook's steps, each once, in dependency order. */
-  steps: Array<StepResult & { runbooks: RunbookId[] }>;
+  /**
+   * False when the answer came as soon as the root cause was certain (a failing step whose every
+   * step earlier in dependency order answered without failing), before every step had answered.
+   */
+  complete: boolean;
+  /** Every runbook's steps that have answered, each once, in dependency order. */
+  steps: DiagnosedStep[];
+  /** The steps still running when the answer was given, in dependency order (empty when complete). */
+  pending: PendingStep[];
   /** Set when a fresh diagnosis was asked for too soon after the caller's last one: this is the latest, as of `checkedAt`. */
   freshLimited?: { retryInSeconds: number };
 }

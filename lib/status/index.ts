@@ -3,8 +3,9 @@ import { cached, peekCache } from '@/lib/aws/cache';
 import { writeGeneration } from '@/lib/aws/readers';
 import { ALL_CHECKS } from '@/lib/checks/registry';
 import { createAwsContext, createLocalContext, type CheckContext, type RunSettings } from '@/lib/checks/context';
-import { checkDependencies, overallOf, rootCauseOf, runChecks } from '@/lib/checks/run';
-import type { CheckResult, EnvironmentStatus, PasswordFacts } from '@/lib/checks/types';
+import { checkDependencies, dependencyOrder, overallOf, rootCauseOf, runChecks } from '@/lib/checks/run';
+import { evaluateDatabasePath } from '@/lib/checks/network-path';
+import type { BackendFacts, CheckId, CheckResult, EnvironmentStatus, PasswordFacts } from '@/lib/checks/types';
 import { getConfig, getEnvironment } from '@/lib/config/load';
 import type { EnvironmentConfig } from '@/lib/config/schema';
 import { processWide } from '@/lib/process-wide';
@@ -31,6 +32,8 @@ export interface StatusRun {
   ctx: CheckContext;
   results: ReadonlyMap<string, Promise<CheckResult>>;
   status: Promise<EnvironmentStatus>;
+  /** ISO time the run started (or the cached status's), for what is shown before the whole has settled. */
+  checkedAt: string;
 }
 
 export async function getEnvironmentStatus(caller: Caller | null, name: string, opts: StatusOptions = {}): Promise<EnvironmentStatus> {
@@ -50,6 +53,21 @@ export async function listEnvironmentStatuses(caller: Caller | null, opts: Statu
 export function openStatusRun(caller: Caller | null, name: string, opts: StatusOptions & { probeBackendTcp?: boolean } = {}): StatusRun {
   assertRole(caller, 'viewer');
   return statusRun(getEnvironment(name), opts);
+}
+
+/**
+ * Which of `ids` is the status's root cause, as soon as that is certain: once one of them fails and
+ * every check before it in dependency order has settled (a panel of the page marks it without
+ * waiting for the checks after it). Null when none of them is.
+ */
+export async function rootCauseAmong(run: StatusRun, ids: readonly CheckId[]): Promise<CheckId | null> {
+  const own = await Promise.all(ids.flatMap((id) => run.results.get(id) ?? []));
+  const failing = new Set(own.filter((c) => c.status === 'fail').map((c) => c.id));
+  if (failing.size === 0) return null;
+  const order = dependencyOrder().filter((id) => run.results.has(id));
+  const upTo = order.slice(0, order.findIndex((id) => failing.has(id)) + 1);
+  const cause = rootCauseOf(await Promise.all(upTo.map((id) => run.results.get(id)!)));
+  return cause && ids.includes(cause) ? cause : null;
 }
 
 /** Thrown out of a load whose every check errored, so the cache can serve an older status instead. */
@@ -88,7 +106,8 @@ function statusRun(env: EnvironmentConfig, opts: StatusOptions & { probeBackendT
     key,
     settings.ttlMs,
     async () => {
-      const computed = statusOf(env, checkedAt, await checks.all, await passwordFacts(ctx));
+      const results = await checks.all;
+      const computed = statusOf(env, checkedAt, results, await passwordFacts(ctx), await backendFacts(ctx, results));
       if (computed.overall === 'unknown') throw new NothingCouldBeChecked(computed);
       return computed;
     },
@@ -104,7 +123,7 @@ function statusRun(env: EnvironmentConfig, opts: StatusOptions & { probeBackendT
     .finally(() => {
       if (computing.get(key) === run) computing.delete(key);
     });
-  const run: StatusRun = { environment: env, ctx, results: checks.results, status };
+  const run: StatusRun = { environment: env, ctx, results: checks.results, status, checkedAt };
   computing.set(key, run);
   return run;
 }
@@ -114,11 +133,40 @@ function contextFor(env: EnvironmentConfig, settings: RunSettings): CheckContext
 }
 
 function settledRun(env: EnvironmentConfig, ctx: CheckContext, status: EnvironmentStatus): StatusRun {
-  return { environment: env, ctx, results: new Map(status.checks.map((c) => [c.id, Promise.resolve(c)])), status: Promise.resolve(status) };
+  return { environment: env, ctx, results: new Map(status.checks.map((c) => [c.id, Promise.resolve(c)])), status: Promise.resolve(status), checkedAt: status.checkedAt };
 }
 
-function statusOf(env: EnvironmentConfig, checkedAt: string, checks: CheckResult[], password: PasswordFacts | null): EnvironmentStatus {
-  return { environment: env.name, kind: env.kind, overall: overallOf(checks), rootCause: rootCauseOf(checks), checkedAt, stale: false, checks, password };
+function statusOf(env: EnvironmentConfig, checkedAt: string, checks: CheckResult[], password: PasswordFacts | null, backends: BackendFacts[] | undefined): EnvironmentStatus {
+  const status: EnvironmentStatus = { environment: env.name, kind: env.kind, overall: overallOf(checks), rootCause: rootCauseOf(checks), checkedAt, stale: false, checks, password };
+  return backends ? { ...status, backends } : status;
+}
+
+/**
+ * Each backend as the checks saw it, from what they read already (no call of its own): the instance,
+ * its container, and its path as the rules decide it when the path checks ran.
+ */
+async function backendFacts(ctx: CheckContext, checks: CheckResult[]): Promise<BackendFacts[] | undefined> {
+  if (ctx.kind !== 'aws') return undefined;
+  const ran = (id: CheckId) => checks.some((c) => c.id === id && c.status !== 'skip');
+  try {
+    const [instances, containers, view] = await Promise.all([
+      ctx.backendInstances(),
+      ctx.containers().catch(() => null),
+      // net.network-acls reads the VPC whenever RDS answers, even when a failed security-group check skips the other path check.
+      ran('net.instance-security-groups') || ran('net.network-acls') ? ctx.networkView().catch(() => null) : null,
+    ]);
+    return instances.map((i) => {
+      const report = containers?.reports[i.id];
+      let path: BackendFacts['path'] = null;
+      if (view && i.state === 'running') {
+        const p = evaluateDatabasePath(view, i);
+        path = p.blocked ? 'dropped' : p.securityGroups.verdict === 'open' && p.networkAcls.verdict === 'open' ? 'open' : 'unknown';
+      }
+      return { id: i.id, name: i.name, state: i.state, container: report?.ok ? report.container.status : null, path };
+    });
+  } catch {
+    return undefined;
+  }
 }
 
 /** From the parameters the SSM checks already read: no extra call. */

@@ -5,6 +5,9 @@ export interface LabHost {
   id: string;
   name: string;
   privateIp: string;
+  /** Its environment's SSM prefix and RDS endpoint address. */
+  parameterPrefix: string;
+  rdsEndpointAddress: string;
   container: Container;
   /** EC2 state as moto last reported it. */
   ec2State: string;

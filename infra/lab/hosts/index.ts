@@ -26,7 +26,6 @@ export function createFleet(options: FleetOptions): Fleet {
     region: options.region,
     hosts: () => hosts,
     dbRoute: options.dbRoute,
-    rdsEndpointAddress: options.rdsEndpointAddress,
     refreshInstanceStates: () => syncEc2(),
     log: options.log,
   });
@@ -79,8 +78,8 @@ export function createFleet(options: FleetOptions): Fleet {
           startConfig: {
             awsEndpoint: options.awsEndpoint,
             region: options.region,
-            parameterPrefix: options.parameterPrefix,
-            rdsEndpointAddress: options.rdsEndpointAddress,
+            parameterPrefix: instance.parameterPrefix,
+            rdsEndpointAddress: instance.rdsEndpointAddress,
             dbRoute: options.dbRoute(instance.id),
           },
           log: options.log,
@@ -101,7 +100,8 @@ export function createFleet(options: FleetOptions): Fleet {
       local = new Container({
         hostId: 'local',
         port: localPort,
-        startConfig: { awsEndpoint: options.awsEndpoint, region: options.region, parameterPrefix: options.parameterPrefix, rdsEndpointAddress: '' },
+        // It never reads SSM: its DATABASE_URL is the .env's or the default.
+        startConfig: { awsEndpoint: options.awsEndpoint, region: options.region, parameterPrefix: '', rdsEndpointAddress: '' },
         fixedDatabaseUrl: () => localDatabaseUrl(options.local.envFile, options.local.defaultDatabaseUrl),
         log: options.log,
       });

@@ -14,7 +14,6 @@ export interface RunCommandOptions {
   region: string;
   hosts: () => LabHost[];
   dbRoute: (sourceId: string) => { host: string; port: number };
-  rdsEndpointAddress: string;
   /** Re-reads the instances' EC2 state before an answer that depends on it. */
   refreshInstanceStates: () => Promise<void>;
   log: (line: string) => void;
@@ -166,7 +165,7 @@ export function createRunCommand(options: RunCommandOptions): RunCommand {
     const output = plan.ok
       ? await runScript(plan, {
           container: host.container,
-          rdsEndpointAddress: options.rdsEndpointAddress,
+          rdsEndpointAddress: host.rdsEndpointAddress,
           dbRoute: options.dbRoute(host.id),
           containerPortFor: (name) => containerPortFor(host, name),
           runApplication: async (image) => {

@@ -13,22 +13,26 @@ import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
 import { egressAdmits, ingressAdmits, type Source } from './ingress';
 import { aclDropsFlow, type AclDrop } from './nacl';
 
-// The network between LinkBox's hosts and the RDS endpoint. Each simulated source gets its own
-// listener, so the lab knows who is connecting:
-// - each backend instance (on 127.0.0.1; the hosts send their connections to the RDS endpoint there);
-// - `tunnel`: an SSM port-forwarding session, which leaves AWS through the first backend instance
-//   and so carries its security groups, address and subnet (on 127.0.0.1; the console's `reachVia`);
+// The network between LinkBox's hosts and the RDS endpoints (one per environment the lab seeded,
+// all served by one PostgreSQL). Each simulated source gets its own listener, so the lab knows who
+// is connecting, and each source reaches one RDS instance: its own environment's.
+// - each backend instance (on 127.0.0.1; the hosts send their connections to their RDS endpoint there);
+// - `tunnel`: an SSM port-forwarding session, which leaves AWS through the database's first backend
+//   instance and so carries its security groups, address and subnet (on 127.0.0.1; the console's
+//   `reachVia`); the first database's is `tunnel`, another's `tunnel:<its id>`;
 // - `console`: the ops console deployed inside the VPC, as its own CDK stack would put it, with a
 //   security group of its own that the DB group admits (seeded as linkbox-ops-console-sg). It is
 //   not a backend, so revoking the backends' rule does not cut it off, and revoking its own rule
 //   does. Its listener is the address and port DescribeDBInstances reports (rds-endpoint.ts), so a
-//   console configured without reachVia really connects where RDS says the database is. It has no
-//   instance, so no address or subnet of its own: CIDR rules and network ACLs never apply to it.
+//   console configured without reachVia really connects where RDS says the database is (one per
+//   database: `console`, `console:<id>`). It has no instance, so no address or subnet of its own:
+//   CIDR rules and network ACLs never apply to it.
 // Every `syncIntervalMs` the network re-reads, from moto, each instance's own security groups,
 // private IP and subnet (DescribeInstances), the rules of every group in the VPC
 // (DescribeSecurityGroups), the VPC's network ACLs and their subnet associations
-// (DescribeNetworkAcls), and where RDS sits (DescribeDBInstances: status, port, groups, subnet
-// group; DescribeNetworkInterfaces: the "RDSNetworkInterface" in the DB subnet and its address).
+// (DescribeNetworkAcls), and where each RDS instance sits (DescribeDBInstances: status, port,
+// groups; DescribeNetworkInterfaces: its "RDSNetworkInterface" in the DB subnet and its address),
+// five reads however many environments there are.
 //
 // A new connection gets through when, as in a VPC: the source's groups allow egress to the DB on
 // its port, the DB's groups admit the source (by group or by a CIDR holding its address), and the
@@ -40,10 +44,14 @@ import { aclDropsFlow, type AclDrop } from './nacl';
 // client: a connect timeout. Security groups are stateful, so an open session survives a rule's
 // removal; network ACLs are not, so an open session whose packets an ACL change starts dropping
 // stalls (nothing moves either way) until the ACLs let it through again. A stopped or rebooting
-// instance has no listener at all, so connections are refused.
+// instance has no listeners at all, so connections to it are refused (and only to it).
 
 export const TUNNEL = 'tunnel';
 export const CONSOLE = 'console';
+
+/** The first database keeps the plain names, so a one-environment lab reads as it always has. */
+const tunnelSource = (databaseIndex: number, rdsInstanceId: string) => (databaseIndex === 0 ? TUNNEL : `${TUNNEL}:${rdsInstanceId}`);
+const consoleSource = (databaseIndex: number, rdsInstanceId: string) => (databaseIndex === 0 ? CONSOLE : `${CONSOLE}:${rdsInstanceId}`);
 
 /** RDS states in which nothing listens on the endpoint. */
 /** What RDS calls the network interface it puts in the VPC for an instance (the seed makes one). */
@@ -51,31 +59,43 @@ export const RDS_INTERFACE_DESCRIPTION = 'RDSNetworkInterface';
 
 const NOT_LISTENING = new Set(['stopped', 'stopping', 'starting', 'rebooting', 'deleting', 'failed', 'inaccessible-encryption-credentials']);
 
+/** One RDS instance on the network, and the backends whose connections go to it. */
+export interface NetworkDatabase {
+  rdsInstanceId: string;
+  /** Where RDS says the endpoint is: the console inside the VPC connects here. */
+  endpoint: { host: string; port: number };
+  /** Its "RDSNetworkInterface" (RDS knows its own; several may share a subnet). */
+  networkInterfaceId: string;
+  /** Its environment's backend instances, in seed order; the first one carries the tunnel. */
+  instanceIds: string[];
+}
+
 export interface DbNetworkOptions {
   /** moto itself, not the gateway: the network's own reads are not AWS calls anyone made. */
   motoUrl: string;
   region: string;
-  rdsInstanceId: string;
+  /** The first is `linkbox-db`, whose tunnel and console sources are `tunnel` and `console`. */
+  databases: NetworkDatabase[];
   /** PostgreSQL, where admitted connections go. */
   upstream: { host: string; port: number };
-  /** The backend instances, in seed order; the first one carries the tunnel. */
-  instanceIds: string[];
-  /** The console inside the VPC: where RDS says the endpoint is, and the console's security groups. */
-  console: { endpoint: { host: string; port: number }; securityGroupIds: string[] };
+  /** The console inside the VPC: its security groups. */
+  console: { securityGroupIds: string[] };
   syncIntervalMs: number;
   log: (line: string) => void;
 }
 
 export interface DbNetwork {
-  /** Where `sourceId` (an instance id, `tunnel` or `console`) connects to reach the RDS endpoint. */
+  /** Where `sourceId` (an instance id, a tunnel or a console source) connects to reach its RDS endpoint. */
   route(sourceId: string): { host: string; port: number };
+  /** The operator's tunnel to this RDS instance (through its first backend): the console config's `reachVia`. */
+  tunnel(rdsInstanceId: string): { host: string; port: number };
   sources(): string[];
-  /** Re-reads the security groups, ACLs and the instance's state now instead of at the next tick. */
+  /** Re-reads the security groups, ACLs and the instances' state now instead of at the next tick. */
   refresh(): Promise<void>;
   /** Resolves once a read that began after the call has succeeded and is being enforced. */
   synced(): Promise<void>;
-  /** RDS physics holds the endpoint down while a reboot lasts (moto has no rebooting state). */
-  setRebooting(rebooting: boolean): Promise<void>;
+  /** RDS physics holds an endpoint down while a reboot lasts (moto has no rebooting state). */
+  setRebooting(rdsInstanceId: string, rebooting: boolean): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -84,15 +104,21 @@ interface Placed extends Source {
   subnetId: string | undefined;
 }
 
-interface View {
+interface DatabaseView {
   rdsStatus: string;
   dbPort: number;
   /** RDS's interface: the DB's groups (RDS's VpcSecurityGroups), address and subnet. */
   db: Placed;
   /** The ingress rules of the DB's groups. */
   ingress: IpPermission[];
+}
+
+interface View {
+  /** By RDS instance id. */
+  databases: Map<string, DatabaseView>;
   groups: Map<string, SecurityGroup>;
   acls: NetworkAcl[];
+  /** Where each source sits: its own instance's (or, for a tunnel, its carrier's) place. */
   sources: Map<string, Placed>;
 }
 
@@ -119,6 +145,8 @@ interface Listener {
   host: string;
   port: number;
   server: net.Server | undefined;
+  /** The RDS instance its connections go to. */
+  rdsInstanceId: string;
 }
 
 export async function startDbNetwork(options: DbNetworkOptions): Promise<DbNetwork> {
@@ -130,14 +158,19 @@ export async function startDbNetwork(options: DbNetworkOptions): Promise<DbNetwo
   };
   const ec2 = new EC2Client(clientConfig);
   const rds = new RDSClient(clientConfig);
-  const sourceIds = [...options.instanceIds, TUNNEL, CONSOLE];
-  const listeners = new Map<string, Listener>(
-    sourceIds.map((id) => [id, id === CONSOLE ? { ...options.console.endpoint, server: undefined } : { host: '127.0.0.1', port: 0, server: undefined }]),
-  );
+  const listeners = new Map<string, Listener>();
+  for (const [i, database] of options.databases.entries()) {
+    const rdsInstanceId = database.rdsInstanceId;
+    for (const id of database.instanceIds) listeners.set(id, { host: '127.0.0.1', port: 0, server: undefined, rdsInstanceId });
+    listeners.set(tunnelSource(i, rdsInstanceId), { host: '127.0.0.1', port: 0, server: undefined, rdsInstanceId });
+    listeners.set(consoleSource(i, rdsInstanceId), { ...database.endpoint, server: undefined, rdsInstanceId });
+  }
+  const sourceIds = [...listeners.keys()];
+  const instanceIds = options.databases.flatMap((d) => d.instanceIds);
   const flows = new Set<Flow>();
-  const held = new Set<net.Socket>();
+  const held = new Map<net.Socket, string>();
   let view: View | undefined;
-  let rebooting = false;
+  const rebooting = new Set<string>();
   let stopped = false;
   let syncFailing = false;
   let syncing: Promise<void> | undefined;
@@ -148,15 +181,11 @@ export async function startDbNetwork(options: DbNetworkOptions): Promise<DbNetwo
 
   const read = async (): Promise<View> => {
     const [{ DBInstances }, { Reservations }] = await Promise.all([
-      rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: options.rdsInstanceId })).catch((err: Error) => {
-        if (err.name === 'DBInstanceNotFoundFault' || err.name === 'DBInstanceNotFound') return { DBInstances: [] };
-        throw err;
-      }),
-      ec2.send(new DescribeInstancesCommand({ InstanceIds: options.instanceIds })),
+      rds.send(new DescribeDBInstancesCommand({ Filters: [{ Name: 'db-instance-id', Values: options.databases.map((d) => d.rdsInstanceId) }] })),
+      ec2.send(new DescribeInstancesCommand({ InstanceIds: instanceIds })),
     ]);
-    const db = DBInstances?.[0];
     const instances = (Reservations ?? []).flatMap((r) => r.Instances ?? []);
-    const vpcId = db?.DBSubnetGroup?.VpcId ?? instances.find((i) => i.VpcId)?.VpcId;
+    const vpcId = DBInstances?.find((db) => db.DBSubnetGroup?.VpcId)?.DBSubnetGroup?.VpcId ?? instances.find((i) => i.VpcId)?.VpcId;
     const vpcFilter = [{ Name: 'vpc-id', Values: [vpcId ?? 'none'] }];
     const [{ SecurityGroups }, { NetworkAcls }, { NetworkInterfaces }] = vpcId
       ? await Promise.all([
@@ -167,12 +196,20 @@ export async function startDbNetwork(options: DbNetworkOptions): Promise<DbNetwo
       : [{ SecurityGroups: [] }, { NetworkAcls: [] }, { NetworkInterfaces: [] }];
 
     const groups = new Map((SecurityGroups ?? []).filter((g) => g.GroupId).map((g) => [g.GroupId!, g]));
-    const dbGroupIds = (db?.VpcSecurityGroups ?? []).map((g) => g.VpcSecurityGroupId).filter((id): id is string => !!id);
-    const ingress = dbGroupIds.flatMap((id) => groups.get(id)?.IpPermissions ?? []);
-    // RDS's interface is in one of its subnet group's subnets: the one of the instance's zone.
-    const dbSubnetIds = new Set((db?.DBSubnetGroup?.Subnets ?? []).map((s) => s.SubnetIdentifier));
-    const candidates = (NetworkInterfaces ?? []).filter((eni) => eni.SubnetId && dbSubnetIds.has(eni.SubnetId));
-    const eni = candidates.find((c) => c.AvailabilityZone === db?.AvailabilityZone) ?? candidates[0];
+    const databases = new Map<string, DatabaseView>();
+    for (const database of options.databases) {
+      const db = DBInstances?.find((d) => d.DBInstanceIdentifier === database.rdsInstanceId);
+      const dbGroupIds = (db?.VpcSecurityGroups ?? []).map((g) => g.VpcSecurityGroupId).filter((id): id is string => !!id);
+      // Its own interface, as long as it is in one of its subnet group's subnets.
+      const dbSubnetIds = new Set((db?.DBSubnetGroup?.Subnets ?? []).map((s) => s.SubnetIdentifier));
+      const eni = (NetworkInterfaces ?? []).find((n) => n.NetworkInterfaceId === database.networkInterfaceId && n.SubnetId && dbSubnetIds.has(n.SubnetId));
+      databases.set(database.rdsInstanceId, {
+        rdsStatus: db?.DBInstanceStatus ?? 'deleted',
+        dbPort: db?.Endpoint?.Port ?? 5432,
+        db: { securityGroupIds: dbGroupIds, privateIp: eni?.PrivateIpAddress, subnetId: eni?.SubnetId },
+        ingress: dbGroupIds.flatMap((id) => groups.get(id)?.IpPermissions ?? []),
+      });
+    }
 
     const sources = new Map<string, Placed>();
     for (const instance of instances) {
@@ -183,29 +220,26 @@ export async function startDbNetwork(options: DbNetworkOptions): Promise<DbNetwo
         subnetId: instance.SubnetId,
       });
     }
-    const carrier = options.instanceIds[0];
-    if (carrier && sources.has(carrier)) sources.set(TUNNEL, sources.get(carrier)!);
-    // No CIDR rule or network ACL applies to the console: it has no instance, so no address or subnet in the lab.
-    sources.set(CONSOLE, { securityGroupIds: options.console.securityGroupIds, privateIp: undefined, subnetId: undefined });
-    return {
-      rdsStatus: db?.DBInstanceStatus ?? 'deleted',
-      dbPort: db?.Endpoint?.Port ?? 5432,
-      db: { securityGroupIds: dbGroupIds, privateIp: eni?.PrivateIpAddress, subnetId: eni?.SubnetId },
-      ingress,
-      groups,
-      acls: NetworkAcls ?? [],
-      sources,
-    };
+    for (const [i, database] of options.databases.entries()) {
+      const carrier = database.instanceIds[0];
+      if (carrier && sources.has(carrier)) sources.set(tunnelSource(i, database.rdsInstanceId), sources.get(carrier)!);
+      // No CIDR rule or network ACL applies to the console: it has no instance, so no address or subnet in the lab.
+      sources.set(consoleSource(i, database.rdsInstanceId), { securityGroupIds: options.console.securityGroupIds, privateIp: undefined, subnetId: undefined });
+    }
+    return { databases, groups, acls: NetworkAcls ?? [], sources };
   };
 
   const describeDrop = (drop: AclDrop) =>
     `network ACL ${drop.networkAclId} of ${drop.subnetId} drops the ${drop.leg} (${drop.direction} rule ${drop.rule})`;
 
-  const aclDrop = (current: View, source: Placed, sourcePort: number): AclDrop | undefined => {
-    if (!source.privateIp || !source.subnetId || !current.db.privateIp || !current.db.subnetId) return undefined;
+  /** The RDS instance a source's connections go to, as last read. */
+  const databaseOf = (current: View, sourceId: string) => current.databases.get(listeners.get(sourceId)!.rdsInstanceId)!;
+
+  const aclDrop = (current: View, source: Placed, database: DatabaseView, sourcePort: number): AclDrop | undefined => {
+    if (!source.privateIp || !source.subnetId || !database.db.privateIp || !database.db.subnetId) return undefined;
     return aclDropsFlow(current.acls, {
       client: { ip: source.privateIp, subnetId: source.subnetId, port: sourcePort },
-      server: { ip: current.db.privateIp, subnetId: current.db.subnetId, port: current.dbPort },
+      server: { ip: database.db.privateIp, subnetId: database.db.subnetId, port: database.dbPort },
     });
   };
 
@@ -214,13 +248,14 @@ export async function startDbNetwork(options: DbNetworkOptions): Promise<DbNetwo
     if (!view) return 'the network has not read EC2 yet';
     const source = view.sources.get(sourceId);
     if (!source) return `${sourceId} is not an instance EC2 knows`;
-    if (!view.db.privateIp) return 'RDS has no network interface in its DB subnets';
+    const database = databaseOf(view, sourceId);
+    if (!database.db.privateIp) return 'RDS has no network interface in its DB subnets';
     const egress = source.securityGroupIds.flatMap((id) => view!.groups.get(id)?.IpPermissionsEgress ?? []);
-    if (!egressAdmits(egress, view.dbPort, view.db)) return `the egress rules of ${source.securityGroupIds.join(', ') || 'no group'} do not let it out to the DB`;
-    if (!ingressAdmits(view.ingress, view.dbPort, source)) {
+    if (!egressAdmits(egress, database.dbPort, database.db)) return `the egress rules of ${source.securityGroupIds.join(', ') || 'no group'} do not let it out to the DB`;
+    if (!ingressAdmits(database.ingress, database.dbPort, source)) {
       return `the DB's security groups do not admit its groups (${source.securityGroupIds.join(', ') || 'none'}) or address ${source.privateIp ?? '(none)'}`;
     }
-    const drop = aclDrop(view, source, sourcePort);
+    const drop = aclDrop(view, source, database, sourcePort);
     return drop ? describeDrop(drop) : undefined;
   };
 
@@ -229,7 +264,7 @@ export async function startDbNetwork(options: DbNetworkOptions): Promise<DbNetwo
     lastDropReason.set(sourceId, reason);
     // A dropped packet: no answer, no reset, until the client gives up.
     client.pause();
-    held.add(client);
+    held.set(client, sourceId);
     client.on('close', () => held.delete(client));
   };
 
@@ -257,7 +292,8 @@ export async function startDbNetwork(options: DbNetworkOptions): Promise<DbNetwo
     if (!view) return;
     for (const flow of flows) {
       const source = view.sources.get(flow.sourceId);
-      const stall = !!source && !!aclDrop(view, source, flow.sourcePort);
+      const database = databaseOf(view, flow.sourceId);
+      const stall = !!source && !!aclDrop(view, source, database, flow.sourcePort);
       if (stall === flow.stalled) continue;
       flow.stalled = stall;
       if (stall) {
@@ -272,11 +308,15 @@ export async function startDbNetwork(options: DbNetworkOptions): Promise<DbNetwo
     }
   };
 
-  const listening = () => !stopped && !rebooting && !!view && !NOT_LISTENING.has(view.rdsStatus);
+  const listening = (rdsInstanceId: string) => {
+    const status = view?.databases.get(rdsInstanceId)?.rdsStatus;
+    return !stopped && !rebooting.has(rdsInstanceId) && status !== undefined && !NOT_LISTENING.has(status);
+  };
 
-  const open = async () => {
+  /** Binds the listeners of the databases `which` accepts that are not listening yet. */
+  const open = async (which: (rdsInstanceId: string) => boolean) => {
     for (const [sourceId, listener] of listeners) {
-      if (listener.server) continue;
+      if (listener.server || !which(listener.rdsInstanceId)) continue;
       const server = net.createServer({ pauseOnConnect: false }, onConnection(sourceId));
       try {
         await new Promise<void>((resolve, reject) => {
@@ -294,27 +334,34 @@ export async function startDbNetwork(options: DbNetworkOptions): Promise<DbNetwo
     }
   };
 
-  const close = async () => {
+  /** Takes the listeners of the databases `which` accepts down, with their sessions. */
+  const close = async (which: (rdsInstanceId: string) => boolean) => {
     const closing: Array<Promise<void>> = [];
     for (const listener of listeners.values()) {
       const server = listener.server;
+      if (!server || !which(listener.rdsInstanceId)) continue;
       listener.server = undefined;
-      if (server) closing.push(new Promise((resolve) => server.close(() => resolve())));
+      closing.push(new Promise((resolve) => server.close(() => resolve())));
     }
+    const goingDown = (sourceId: string) => which(listeners.get(sourceId)!.rdsInstanceId);
     // The server went away under its sessions: they end abruptly, as when RDS stops or reboots.
-    for (const { client, server } of flows) {
-      client.resetAndDestroy();
-      server.destroy();
+    for (const flow of flows) {
+      if (!goingDown(flow.sourceId)) continue;
+      flow.client.resetAndDestroy();
+      flow.server.destroy();
+      flows.delete(flow);
     }
-    flows.clear();
-    for (const socket of held) socket.resetAndDestroy();
-    held.clear();
+    for (const [socket, sourceId] of held) {
+      if (!goingDown(sourceId)) continue;
+      socket.resetAndDestroy();
+      held.delete(socket);
+    }
     await Promise.all(closing);
   };
 
   const apply = async () => {
-    if (listening()) await open();
-    else await close();
+    await open(listening);
+    await close((id) => !listening(id));
   };
 
   const sync = () => {
@@ -342,11 +389,11 @@ export async function startDbNetwork(options: DbNetworkOptions): Promise<DbNetwo
 
   await sync();
   if (!view) throw new Error('the DB network could not read the security groups and network ACLs from moto');
-  await open(); // every source gets its port now, so routes are known even if RDS starts stopped
-  if (!listeners.get(CONSOLE)!.server) {
-    const { host, port } = options.console.endpoint;
-    await close();
-    throw new Error(`the DB network cannot listen on the RDS endpoint ${host}:${port}`);
+  await open(() => true); // every source gets its port now, so routes are known even if RDS starts stopped
+  const unbound = options.databases.find((d, i) => !listeners.get(consoleSource(i, d.rdsInstanceId))!.server);
+  if (unbound) {
+    await close(() => true);
+    throw new Error(`the DB network cannot listen on the RDS endpoint ${unbound.endpoint.host}:${unbound.endpoint.port} of ${unbound.rdsInstanceId}`);
   }
   await apply();
 
@@ -360,11 +407,18 @@ export async function startDbNetwork(options: DbNetworkOptions): Promise<DbNetwo
   };
   tick();
 
+  const route = (sourceId: string) => {
+    const listener = listeners.get(sourceId);
+    if (!listener) throw new Error(`no DB network route for "${sourceId}" (sources: ${sourceIds.join(', ')})`);
+    return { host: listener.host, port: listener.port };
+  };
+
   return {
-    route(sourceId) {
-      const listener = listeners.get(sourceId);
-      if (!listener) throw new Error(`no DB network route for "${sourceId}" (sources: ${sourceIds.join(', ')})`);
-      return { host: listener.host, port: listener.port };
+    route,
+    tunnel(rdsInstanceId) {
+      const i = options.databases.findIndex((d) => d.rdsInstanceId === rdsInstanceId);
+      if (i < 0) throw new Error(`no RDS instance "${rdsInstanceId}" on the DB network`);
+      return route(tunnelSource(i, rdsInstanceId));
     },
     sources: () => [...sourceIds],
     refresh: async () => {
@@ -372,15 +426,16 @@ export async function startDbNetwork(options: DbNetworkOptions): Promise<DbNetwo
       await sync();
     },
     synced: () => new Promise<void>((resolve) => awaitingSync.push(resolve)),
-    setRebooting: async (value) => {
-      rebooting = value;
+    setRebooting: async (rdsInstanceId, value) => {
+      if (value) rebooting.add(rdsInstanceId);
+      else rebooting.delete(rdsInstanceId);
       await apply();
     },
     stop: async () => {
       stopped = true;
       clearTimeout(timer);
       if (syncing) await syncing.catch(() => undefined);
-      await close();
+      await close(() => true);
       ec2.destroy();
       rds.destroy();
     },

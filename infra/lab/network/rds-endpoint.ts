@@ -3,9 +3,9 @@ import net from 'node:net';
 import type { AwsCall, AwsReply } from '../contract';
 import type { ReplyRewriter } from '../gateway/server';
 
-// Where the lab's RDS endpoint is: an address of its own on the loopback network (127.x.y.z,
-// chosen at random so two labs, or a lab and a rogue listener, never share one) on the instance's
-// own port, so that the address DescribeDBInstances reports really accepts connections, as it does
+// Where each of the lab's RDS endpoints is: an address of its own on the loopback network
+// (127.x.y.z, chosen at random so two labs, two instances of one lab, or a lab and a rogue listener,
+// never share one) on the instance's own port, so that the address DescribeDBInstances reports really accepts connections, as it does
 // inside the VPC. Moto's name for the instance (linkbox-db.aaaaaaaaaa.<region>.rds.amazonaws.com)
 // resolves nowhere; it stays the certificate's DNS name.
 //
@@ -22,11 +22,15 @@ export interface Endpoint {
 
 const ATTEMPTS = 8;
 
-/** A free loopback address and port, preferring `preferredPort` on an address nobody else uses. */
-export async function chooseLoopbackEndpoint(preferredPort: number): Promise<Endpoint> {
+/**
+ * A free loopback address and port, preferring `preferredPort` on an address nobody else uses
+ * (nor any endpoint in `taken`: each RDS instance of the lab has an address of its own).
+ */
+export async function chooseLoopbackEndpoint(preferredPort: number, taken: Endpoint[] = []): Promise<Endpoint> {
   let lastCode: string | undefined;
   for (let i = 0; i < ATTEMPTS; i++) {
     const host = randomLoopbackAddress();
+    if (taken.some((t) => t.host === host)) continue;
     const outcome = await probe(host, preferredPort);
     if (outcome === 'free') return { host, port: preferredPort };
     lastCode = outcome;
@@ -63,24 +67,28 @@ function listenOnce(host: string, port: number): Promise<number> {
 }
 
 /**
- * Rewrites the Endpoint of the lab's instance in every RDS answer (CreateDBInstance, Describe...,
- * Modify..., ...) to where the DB network really listens for it, and remembers moto's own name.
+ * Rewrites the Endpoint of each of the lab's instances in every RDS answer (CreateDBInstance,
+ * Describe..., Modify..., ...) to where the DB network really listens for it, and remembers moto's
+ * own name for each.
  */
-export function reportEndpoint(instanceId: string, endpoint: Endpoint): ReplyRewriter & { motoAddress(): string | undefined } {
-  let motoAddress: string | undefined;
+export function reportEndpoints(endpoints: ReadonlyMap<string, Endpoint>): ReplyRewriter & { motoAddress(instanceId: string): string | undefined } {
+  const motoAddresses = new Map<string, string>();
   return {
     applies: (call: AwsCall) => call.service === 'rds',
     rewrite(_call: AwsCall, reply: AwsReply): AwsReply {
       if (reply.status < 200 || reply.status >= 300 || !reply.body.includes('<Endpoint>')) return reply;
       const body = reply.body.replace(/<DBInstance>([\s\S]*?)<\/DBInstance>/g, (block: string) => {
-        if (/<DBInstanceIdentifier>([^<]*)<\/DBInstanceIdentifier>/.exec(block)?.[1] !== instanceId) return block;
+        const instanceId = /<DBInstanceIdentifier>([^<]*)<\/DBInstanceIdentifier>/.exec(block)?.[1];
+        const endpoint = instanceId === undefined ? undefined : endpoints.get(instanceId);
+        if (!instanceId || !endpoint) return block;
         return block.replace(/<Endpoint>([\s\S]*?)<\/Endpoint>/, (whole: string, inner: string) => {
-          motoAddress ??= /<Address>([^<]*)<\/Address>/.exec(inner)?.[1];
+          const address = /<Address>([^<]*)<\/Address>/.exec(inner)?.[1];
+          if (address && !motoAddresses.has(instanceId)) motoAddresses.set(instanceId, address);
           return whole.replace(/<Address>[^<]*<\/Address>/, `<Address>${endpoint.host}</Address>`).replace(/<Port>[^<]*<\/Port>/, `<Port>${endpoint.port}</Port>`);
         });
       });
       return { ...reply, body };
     },
-    motoAddress: () => motoAddress,
+    motoAddress: (instanceId) => motoAddresses.get(instanceId),
   };
 }

@@ -1,6 +1,7 @@
 import 'server-only';
-import { backendRestartLines, CONTAINER_NAME, tcpProbeCommand } from '@/lib/aws/run-command';
+import { backendRestartLines, CONTAINER_NAME, isPlainHost, tcpProbeCommand } from '@/lib/aws/run-command';
 import type { AwsCheckContext } from '@/lib/checks/context';
+import { evaluateDatabasePath } from '@/lib/checks/network-path';
 import { aws, sendCommand, sh } from '@/lib/checks/fixes';
 import type { CheckDefinition } from '@/lib/checks/run';
 import type { Evidence, Verdict } from '@/lib/checks/types';
@@ -14,12 +15,27 @@ type BackendStep = CheckDefinition<AwsCheckContext, RunbookOnlyStepId>;
 
 // ---- backend.tcp: `nc -zv <db-endpoint> <port>` from each backend instance ----
 
+const DROPPED_HINT = 'Timed out means packets are dropped: the DB security group does not admit the backend group on this port, or a NACL/route blocks it.';
+
 export const backendTcpStep: BackendStep = {
   id: 'backend.tcp',
   kinds: ['aws'],
   async run(ctx): Promise<Verdict> {
     const { env } = ctx;
-    const probe = await ctx.backendTcp();
+    const nc = ctx.backendTcp();
+    // When the VPC's rules drop every backend's connection, nc could only time out: say so now.
+    const settled = await Promise.race([nc.then(() => null), droppedByRules(ctx)]);
+    if (settled) {
+      const evidence: Evidence = { 'db-endpoint': settled.host, port: env.dbPort, settledBy: 'the security groups and network ACLs (net.instance-security-groups, net.network-acls); nc would time out' };
+      for (const [id, why] of settled.dropped) evidence[id] = `dropped: ${why}`;
+      return {
+        status: 'fail',
+        summary: `${settled.dropped.size} of ${settled.dropped.size} backend instance(s) cannot open TCP to ${settled.host}:${env.dbPort}: the VPC's rules drop it`,
+        evidence,
+        fix: { summary: DROPPED_HINT, commands: [aws(env, 'ssm start-session', '--target', [...settled.dropped.keys()][0]!), tcpProbeCommand({ host: settled.host, port: env.dbPort })] },
+      };
+    }
+    const probe = await nc;
     const endpointName = `${env.parameterPrefix}/db-endpoint`;
     if (probe.kind === 'no-endpoint') {
       return { status: 'skip', summary: `SSM has no ${endpointName}, so there is nothing for the backends to connect to`, evidence: { parameter: endpointName } };
@@ -54,7 +70,7 @@ export const backendTcpStep: BackendStep = {
     if (broken.length > 0) {
       const kinds = [...new Set(broken.map((b) => b.verdict))];
       const hint = kinds.includes('timed-out')
-        ? 'Timed out means packets are dropped: the DB security group does not admit the backend group on this port, or a NACL/route blocks it.'
+        ? DROPPED_HINT
         : kinds.includes('refused')
           ? 'Refused means the host answered but nothing listens: the DB instance is stopped or rebooting, or the port is wrong.'
           : 'The name does not resolve: db-endpoint does not match the RDS endpoint address.';
@@ -76,6 +92,25 @@ export const backendTcpStep: BackendStep = {
     return { status: 'pass', summary: `Every running backend instance reaches ${probe.host}:${probe.port}`, evidence };
   },
 };
+
+/**
+ * Every running backend's path, as the security groups and network ACLs decide it: the reason each
+ * is dropped when every one is (certain: no rule admits it), else null (only nc can tell). Null too
+ * when the path cannot be read or db-endpoint is not RDS's address (nc says what happens there).
+ */
+async function droppedByRules(ctx: AwsCheckContext): Promise<{ host: string; dropped: Map<string, string> } | null> {
+  try {
+    const [params, db, instances, view] = await Promise.all([ctx.parameters(), ctx.dbInstance(), ctx.backendInstances(), ctx.networkView()]);
+    const host = params.parameters['db-endpoint']?.value;
+    const running = instances.filter((i) => i.state === 'running');
+    // The rules decide the path to RDS's interface; a db-endpoint naming another host is nc's to answer.
+    if (!host || !isPlainHost(host) || host !== db?.endpointAddress || running.length === 0) return null;
+    const dropped = new Map(running.map((i) => [i.id, evaluateDatabasePath(view, i).blocked]));
+    return [...dropped.values()].every((why) => why !== null) ? { host, dropped: dropped as Map<string, string> } : null;
+  } catch {
+    return null;
+  }
+}
 
 // ---- backend.role-permissions: ssm:GetParameter on db-password and kms:Decrypt, by simulation ----
 

@@ -96,6 +96,11 @@ describe('the healthy lab', () => {
     expect(notPassing(s)).toEqual([]);
     expect(s.checks).toHaveLength(17);
     expect(s).toMatchObject({ overall: 'healthy', rootCause: null });
+    // Each backend as the checks saw it, for the path picture.
+    expect(s.backends?.map((b) => [b.state, b.container, b.path])).toEqual([
+      ['running', 'running', 'open'],
+      ['running', 'running', 'open'],
+    ]);
   });
 
   it('passes every check for local', async () => {
@@ -202,6 +207,7 @@ describe('each fault, caused as in life, is diagnosed', () => {
     expect(check(s, 'net.tcp').summary).toMatch(/^Timed out/);
     expect(check(s, 'db.login').status).toBe('skip');
     expect(s.rootCause).toBe('sg.backend-ingress');
+    expect(s.backends?.map((b) => b.path)).toEqual(['dropped', 'dropped']);
     await runFix(s, 'sg.backend-ingress');
     await statusUntil(healthy, 'healthy after the fix');
   });

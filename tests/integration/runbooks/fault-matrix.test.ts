@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Caller } from '@/lib/roles';
 import type { CheckId } from '@/lib/checks/types';
-import { diagnoseEnvironment } from '@/lib/runbooks/diagnosis';
+import { diagnoseEnvironment, openDiagnosis } from '@/lib/runbooks/diagnosis';
 import type { Diagnosis, StepId } from '@/lib/runbooks/types';
 import { awsCli, labApi, startTestLab, type TestLab } from '../support/lab';
 
@@ -238,10 +238,33 @@ describe.sequential('fault matrix: the diagnosis names the root cause of faults 
     const rule = ['--group-id', dbSg, '--protocol', 'tcp', '--port', '5432', '--source-group', backendSg];
     await faultRow(
       'aws ec2 revoke-security-group-ingress (backend group on 5432)',
-      { rootCause: 'sg.backend-ingress' },
+      // The backends' nc is settled by the rules, without waiting out its timeout.
+      { rootCause: 'sg.backend-ingress', evidence: { step: 'backend.tcp', pattern: /the VPC's rules drop it/, says: 'dropped by the rules' } },
       async () => void (await cli(['ec2', 'revoke-security-group-ingress', ...rule])),
       async () => void (await cli(['ec2', 'authorize-security-group-ingress', ...rule])),
     );
+  });
+
+  test('the diagnosis answers once the root cause is certain, and the slower steps after it stream in', async () => {
+    const rule = ['--group-id', dbSg, '--protocol', 'tcp', '--port', '5432', '--source-group', backendSg];
+    await cli(['ec2', 'revoke-security-group-ingress', ...rule]);
+    try {
+      await eventually(diagnose, (d) => d.rootCause === 'sg.backend-ingress');
+      // The instance role's simulation (placed with the containers) answers long after the security groups.
+      await addFault({ kind: 'latency', service: 'iam', action: 'SimulatePrincipalPolicy', ms: 2500 });
+      const run = openDiagnosis(viewer, 'production', { fresh: true });
+      const early = await run.certain;
+      expect(early).toMatchObject({ rootCause: 'sg.backend-ingress', verdict: 'broken', complete: false });
+      expect(early.pending.map((p) => p.id)).toContain('backend.role-permissions');
+      expect(early.steps.map((s) => s.id)).not.toContain('backend.role-permissions');
+      const all = await run.complete;
+      expect(all).toMatchObject({ rootCause: 'sg.backend-ingress', complete: true, pending: [] });
+      expect(all.steps.find((s) => s.id === 'backend.role-permissions')?.status).toBe('pass');
+    } finally {
+      await clearFaults();
+      await cli(['ec2', 'authorize-security-group-ingress', ...rule]);
+      await eventually(diagnose, (d) => meets(d, { rootCause: null }), 90_000);
+    }
   });
 
   test('opening 5432 to 0.0.0.0/0 names sg.no-public-ingress', async () => {

@@ -5,7 +5,7 @@ import { DescribeParametersCommand, GetParameterHistoryCommand, GetParametersCom
 import { AuthorizationError } from '@/lib/roles';
 import type { CheckId, CheckResult, EnvironmentStatus } from '@/lib/checks/types';
 import { UnknownEnvironmentError } from '@/lib/config/load';
-import { getEnvironmentStatus } from '@/lib/status';
+import { getEnvironmentStatus, rootCauseAmong, type StatusRun } from '@/lib/status';
 import type { AwsEnvironmentConfig } from '@/lib/config/schema';
 import {
   answerRunCommand,
@@ -677,5 +677,33 @@ describe('the one decrypted read of a run', () => {
     expect(decryptingCalls()).toHaveLength(1);
     await runChecks([reader('db.login')], ctx, { dependencies: () => [] }).all;
     expect(decryptingCalls()).toHaveLength(2);
+  });
+});
+
+describe('rootCauseAmong: a panel of the page marks its root cause as soon as that is certain', () => {
+  const settled = (id: CheckId, status: CheckResult['status']) => Promise.resolve<CheckResult>({ id, status, summary: `${id} ${status}`, evidence: {} });
+  const runOf = (entries: Array<[CheckId, Promise<CheckResult>]>) => ({ results: new Map(entries) }) as unknown as StatusRun;
+  const never = new Promise<CheckResult>(() => {});
+
+  it('names a failing check of the panel once every check before it has settled, without waiting for the later ones', async () => {
+    const run = runOf([
+      ['ssm.parameters', settled('ssm.parameters', 'pass')],
+      ['rds.status', settled('rds.status', 'error')],
+      ['sg.backend-ingress', settled('sg.backend-ingress', 'fail')],
+      ['containers.running', never],
+    ]);
+    await expect(rootCauseAmong(run, ['sg.backend-ingress', 'sg.no-public-ingress'])).resolves.toBe('sg.backend-ingress');
+  });
+
+  it('is null when an earlier check in another panel fails, and for a panel with nothing failing', async () => {
+    const run = runOf([
+      ['rds.status', settled('rds.status', 'fail')],
+      ['sg.backend-ingress', settled('sg.backend-ingress', 'fail')],
+      ['ssm.parameters', settled('ssm.parameters', 'pass')],
+      ['containers.running', never],
+    ]);
+    await expect(rootCauseAmong(run, ['sg.backend-ingress'])).resolves.toBeNull();
+    await expect(rootCauseAmong(run, ['rds.status'])).resolves.toBe('rds.status');
+    await expect(rootCauseAmong(run, ['ssm.parameters'])).resolves.toBeNull();
   });
 });

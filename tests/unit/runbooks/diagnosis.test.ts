@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CHECK_IDS, type CheckStatus } from '@/lib/checks/types';
-import { diagnoseFrom, diagnosisOrder } from '@/lib/runbooks/diagnosis';
+import { certainRootCause, diagnoseFrom, diagnosisOrder } from '@/lib/runbooks/diagnosis';
 import { RUNBOOK_STEP_DEFINITIONS, RUNBOOKS, checkOfStep, runbookForStep } from '@/lib/runbooks';
 import { RUNBOOK_IDS, RUNBOOK_STEP_IDS, type RunbookId, type RunbookOnlyStepId, type StepId, type StepResult } from '@/lib/runbooks/types';
 
@@ -71,6 +71,47 @@ describe('diagnosis', () => {
   it('is healthy when every step passes or warns', () => {
     const d = diagnose([step('ssm.password-age', 'warn'), step('rds.status', 'pass')]);
     expect(d).toMatchObject({ rootCause: null, verdict: 'healthy', couldNotCheck: [] });
+  });
+
+  it('is certain of a failure only once every step before it has answered without failing', () => {
+    const order = diagnosisOrder(['containers.running', 'backend.role-permissions', 'sg.backend-ingress', 'rds.status', 'ssm.parameters']);
+    const answered = new Map<StepId, { status: CheckStatus }>([['sg.backend-ingress', { status: 'fail' }]]);
+    expect(certainRootCause(order, answered)).toBeUndefined();
+    answered.set('ssm.parameters', { status: 'pass' });
+    answered.set('rds.status', { status: 'error' });
+    // The steps after it are still running: they cannot change the root cause.
+    expect(certainRootCause(order, answered)).toBe('sg.backend-ingress');
+    answered.set('rds.status', { status: 'fail' });
+    expect(certainRootCause(order, answered)).toBe('rds.status');
+  });
+
+  it('is certain there is no root cause only when every step has answered', () => {
+    const order = diagnosisOrder(['ssm.parameters', 'rds.status', 'containers.running']);
+    const answered = new Map<StepId, { status: CheckStatus }>([
+      ['ssm.parameters', { status: 'pass' }],
+      ['rds.status', { status: 'warn' }],
+    ]);
+    expect(certainRootCause(order, answered)).toBeUndefined();
+    answered.set('containers.running', { status: 'error' });
+    expect(certainRootCause(order, answered)).toBeNull();
+  });
+
+  it('places the instance role step with the containers, so a network or database cause never waits for its simulation', () => {
+    const order = diagnosisOrder([...CHECK_IDS, ...RUNBOOK_STEP_IDS]);
+    for (const earlier of ['sg.backend-ingress', 'net.tcp', 'db.login', 'rds.status'] as const) {
+      expect(order.indexOf('backend.role-permissions')).toBeGreaterThan(order.indexOf(earlier));
+    }
+    expect(order.indexOf('backend.role-permissions')).toBeLessThan(order.indexOf('containers.running'));
+  });
+
+  it('gives an early answer with the steps still running, not complete', () => {
+    const d = diagnoseFrom('production', 'aws', '2026-11-27T12:00:00.000Z', [step('sg.backend-ingress', 'fail'), step('ssm.parameters', 'pass')], [
+      { id: 'containers.running', title: 'Is the container running?', check: 'containers.running', runbooks: ['container-unhealthy'] },
+      { id: 'backend.role-permissions', title: 'May the role read?', check: 'ssm.parameters', runbooks: ['could-not-connect'] },
+    ]);
+    expect(d).toMatchObject({ rootCause: 'sg.backend-ingress', verdict: 'broken', complete: false });
+    expect(d.pending.map((p) => p.id)).toEqual(['backend.role-permissions', 'containers.running']);
+    expect(diagnose([step('ssm.parameters', 'pass')])).toMatchObject({ complete: true, pending: [] });
   });
 
   it('orders every step id it knows', () => {

@@ -1,17 +1,17 @@
 import type { Metadata } from 'next';
 import Link from 'next/link';
 import { Suspense } from 'react';
-import { CheckedAt } from '@/components/status/checked-at';
 import { DiagnosisPanel } from '@/components/troubleshoot/diagnosis-panel';
 import { PrintButton } from '@/components/troubleshoot/print-button';
 import { RunbookList } from '@/components/troubleshoot/runbook-list';
+import { StreamedStepList } from '@/components/troubleshoot/step-list';
 import { TriageForm } from '@/components/troubleshoot/triage-form';
 import type { Caller } from '@/lib/roles';
 import { getConfig } from '@/lib/config/load';
 import type { EnvironmentConfig } from '@/lib/config/schema';
 import { environmentOrNotFound, environmentTitle, pageSession } from '@/lib/pages';
-import { runbooksFor } from '@/lib/runbooks';
-import { diagnoseEnvironment } from '@/lib/runbooks/diagnosis';
+import { runbooksFor, type RunbookDefinition } from '@/lib/runbooks';
+import { openDiagnosis, type DiagnosisRun } from '@/lib/runbooks/diagnosis';
 import { Breadcrumb, environmentTrail } from '@/components/layout/breadcrumb';
 
 export const dynamic = 'force-dynamic';
@@ -24,23 +24,49 @@ export async function generateMetadata({ params }: { params: Params }): Promise<
   return { title: environmentTitle(name, (n) => `Troubleshoot ${n}`, 'Troubleshoot') };
 }
 
-async function DiagnosisSection({ caller, env, base, fresh }: { caller: Caller; env: EnvironmentConfig; base: string; fresh: boolean }) {
-  const diagnosis = await diagnoseEnvironment(caller, env.name, { fresh });
+async function Verdict({ run, runbooks, base }: { run: DiagnosisRun; runbooks: RunbookDefinition[]; base: string }) {
+  return <DiagnosisPanel diagnosis={await run.certain} runbooks={runbooks} base={base} />;
+}
+
+async function RunbooksDiagnosed({ run, runbooks, base }: { run: DiagnosisRun; runbooks: RunbookDefinition[]; base: string }) {
+  return <RunbookList runbooks={runbooks} base={base} diagnosis={await run.complete} />;
+}
+
+function DiagnosisSection({ caller, env, base, fresh, children }: { caller: Caller; env: EnvironmentConfig; base: string; fresh: boolean; children: React.ReactNode }) {
+  // Started here, streamed below: the verdict once it is certain, each step as it answers, the runbooks once all have.
+  const run = openDiagnosis(caller, env.name, { fresh });
   const runbooks = runbooksFor(env.kind);
   return (
     <div className="space-y-3">
-      {diagnosis.freshLimited && (
+      {run.freshLimited && (
         <p role="status" className="rounded-md border border-amber-200 bg-amber-50 p-2 text-sm text-amber-900">
-          <CheckedAt iso={diagnosis.checkedAt} staleAfterSeconds={3600} />: this is the latest diagnosis. A fresh one is possible once every{' '}
-          {getConfig().freshReads.diagnosisEverySeconds} s; again in {diagnosis.freshLimited.retryInSeconds} s.
+          This is the latest diagnosis, not a fresh one: a fresh one is possible once every {getConfig().freshReads.diagnosisEverySeconds} s; again in{' '}
+          {run.freshLimited.retryInSeconds} s.
         </p>
       )}
-      <DiagnosisPanel diagnosis={diagnosis} runbooks={runbooks} base={base} />
+      <Suspense
+        fallback={
+          <p role="status" className="rounded-md border border-slate-200 bg-white p-3 text-sm text-slate-600">
+            Diagnosing {env.name}: every step of every runbook is running; the root cause shows as soon as it is certain…
+          </p>
+        }
+      >
+        <Verdict run={run} runbooks={runbooks} base={base} />
+      </Suspense>
       <section aria-labelledby="runbooks-heading">
         <h2 id="runbooks-heading" className="mb-1 text-sm font-bold uppercase tracking-wide text-slate-700">
           Runbooks
         </h2>
-        <RunbookList runbooks={runbooks} base={base} diagnosis={diagnosis} />
+        <Suspense fallback={<RunbookList runbooks={runbooks} base={base} diagnosis={null} />}>
+          <RunbooksDiagnosed run={run} runbooks={runbooks} base={base} />
+        </Suspense>
+      </section>
+      {children}
+      <section aria-labelledby="steps-heading">
+        <h2 id="steps-heading" className="mb-1 text-sm font-bold uppercase tracking-wide text-slate-700">
+          Every step, in dependency order
+        </h2>
+        <StreamedStepList steps={run.steps} />
       </section>
     </div>
   );
@@ -68,19 +94,12 @@ export default async function TroubleshootPage({ params, searchParams }: { param
           <PrintButton />
         </div>
       </div>
-      <p className="mt-1 text-sm text-slate-600">Every step of every runbook runs at once; the root cause is the first failing check in dependency order.</p>
+      <p className="mt-1 text-sm text-slate-600">Every step of every runbook runs at once; the root cause is the first failing check in dependency order, shown as soon as it is certain.</p>
 
       <div className="mt-3 space-y-3">
-        <Suspense
-          fallback={
-            <p role="status" className="rounded-md border border-slate-200 bg-white p-3 text-sm text-slate-600">
-              Diagnosing {env.name}: running every runbook…
-            </p>
-          }
-        >
-          <DiagnosisSection caller={caller} env={env} base={base} fresh={fresh} />
-        </Suspense>
-        <TriageForm environment={env.name} base={base} />
+        <DiagnosisSection caller={caller} env={env} base={base} fresh={fresh}>
+          <TriageForm environment={env.name} base={base} />
+        </DiagnosisSection>
       </div>
     </main>
   );

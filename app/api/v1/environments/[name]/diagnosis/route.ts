@@ -6,6 +6,8 @@ import { ENVIRONMENT_NAME_PATTERN } from '@/lib/config/schema';
 
 // GET /api/v1/environments/{name}/diagnosis → {rootCause, runbook, steps, ...}. Same access as the
 // status API: a session or a bearer token (viewer), 401 without, 404 for an unknown environment.
+// It answers as soon as the root cause is certain (`complete: false`, the steps still running in
+// `pending`); `?wait=all` waits for every step.
 
 export const dynamic = 'force-dynamic';
 
@@ -19,6 +21,7 @@ function diagnosisDto(d: Diagnosis) {
     verdict: d.verdict,
     couldNotCheck: d.couldNotCheck,
     checkedAt: d.checkedAt,
+    complete: d.complete,
     ...(d.freshLimited ? { freshLimited: d.freshLimited } : {}),
     steps: d.steps.map((s) => ({
       id: s.id,
@@ -31,6 +34,7 @@ function diagnosisDto(d: Diagnosis) {
       ...(s.fix ? { fix: s.fix } : {}),
       runbooks: s.runbooks,
     })),
+    pending: d.pending.map((p) => ({ id: p.id, check: p.check, title: p.title, runbooks: p.runbooks })),
   };
 }
 
@@ -39,8 +43,10 @@ export async function GET(req: Request, { params }: { params: Promise<{ name: st
   if (!caller) return unauthorized();
   const { name } = await params;
   if (!ENVIRONMENT_NAME_PATTERN.test(name)) return notFound(name);
+  const wait = new URL(req.url).searchParams.get('wait') ?? 'certain';
+  if (wait !== 'certain' && wait !== 'all') return json({ error: 'wait must be "certain" (the default: answer once the root cause is certain) or "all"' }, 400);
   try {
-    return json(diagnosisDto(await diagnoseEnvironment(caller, name, { fresh: wantsFresh(req) })));
+    return json(diagnosisDto(await diagnoseEnvironment(caller, name, { fresh: wantsFresh(req), wait })));
   } catch (err) {
     return failure(err, `diagnosing ${name}`);
   }
