@@ -88,7 +88,10 @@ async function coldHomePage(lab: BenchLab, n: number, configure: (n: number) => 
     await lab.resetCounters();
     const { value: html, ms: took } = await timed(() => page(app, cookie));
     const calls = await lab.consoleCalls();
-    return { ms: took, calls, rows: (html.match(/data-environment="/g) ?? []).length, healthy: (html.match(/data-overall="healthy"/g) ?? []).length };
+    // Each row streams in: first its "checking" placeholder, then the row with its state.
+    const rows = new Set([...html.matchAll(/data-environment="([^"]+)"/g)].map((m) => m[1]));
+    const healthy = new Set([...html.matchAll(/data-environment="([^"]+)" data-overall="healthy"/g)].map((m) => m[1]));
+    return { ms: took, calls, rows: rows.size, healthy: healthy.size };
   } finally {
     await app.stop();
   }
