@@ -19,7 +19,7 @@ interface PathNode {
 const AWS_PATH: PathNode[] = [
   { key: 'ssm', label: 'SSM parameters', sections: ['SSM'] },
   { key: 'backends', label: 'Backends and containers', sections: ['Containers'] },
-  { key: 'network', label: 'Security groups and network', sections: ['Network'] },
+  { key: 'network', label: 'Security groups, ACLs', sections: ['Network'] },
   { key: 'rds', label: 'RDS and login', sections: ['RDS', 'Database'] },
 ];
 
@@ -87,8 +87,10 @@ export interface BackendLine {
 
 /** One line per backend: a stopped instance is skipped, a container not running or a path dropped fails, what was not read is "could not check". */
 export function backendLines(backends: readonly BackendFacts[]): BackendLine[] {
+  const names = backends.map((b) => b.name);
   return backends.map((b) => {
-    const label = b.name ?? b.id;
+    // Instances of one deploy often share their Name tag: then only the id tells them apart.
+    const label = b.name && names.filter((n) => n === b.name).length === 1 ? b.name : b.id;
     if (b.state !== 'running') return { label, status: 'skip', word: b.state ?? 'unknown', text: `instance ${b.state ?? 'state unknown'}` };
     const text = `container ${b.container ?? 'not read'}, path ${b.path ?? 'not evaluated'}`;
     if (b.container !== null && b.container !== 'running') return { label, status: 'fail', word: b.container, text };
@@ -152,7 +154,7 @@ export function PathPicture({ kind, checks, rootCause, backends = [] }: { kind: 
                   shown.map((b, j) => (
                     <text key={b.label} x={x + 8} y={PAD + NODE_H + j * LINE_H + 2} fontSize="10" fill={STYLE[b.status].text} data-backend={b.label} data-status={b.status}>
                       <title>{`${b.label}: ${b.text}`}</title>
-                      {`${STYLE[b.status].symbol} ${b.label.length > 17 ? `${b.label.slice(0, 16)}…` : b.label} ${b.word}`}
+                      {`${STYLE[b.status].symbol} ${b.label.length > 20 ? `${b.label.slice(0, 19)}…` : b.label} ${b.word}`}
                     </text>
                   ))}
                 {listsBackends && more > 0 && (

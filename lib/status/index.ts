@@ -148,25 +148,27 @@ function statusOf(env: EnvironmentConfig, checkedAt: string, checks: CheckResult
 async function backendFacts(ctx: CheckContext, checks: CheckResult[]): Promise<BackendFacts[] | undefined> {
   if (ctx.kind !== 'aws') return undefined;
   const ran = (id: CheckId) => checks.some((c) => c.id === id && c.status !== 'skip');
-  try {
-    const [instances, containers, view] = await Promise.all([
-      ctx.backendInstances(),
-      ctx.containers().catch(() => null),
-      // net.network-acls reads the VPC whenever RDS answers, even when a failed security-group check skips the other path check.
-      ran('net.instance-security-groups') || ran('net.network-acls') ? ctx.networkView().catch(() => null) : null,
-    ]);
-    return instances.map((i) => {
-      const report = containers?.reports[i.id];
-      let path: BackendFacts['path'] = null;
-      if (view && i.state === 'running') {
-        const p = evaluateDatabasePath(view, i);
-        path = p.blocked ? 'dropped' : p.securityGroups.verdict === 'open' && p.networkAcls.verdict === 'open' ? 'open' : 'unknown';
-      }
-      return { id: i.id, name: i.name, state: i.state, container: report?.ok ? report.container.status : null, path };
-    });
-  } catch {
-    return undefined;
-  }
+  const [instances, containers, view] = await Promise.all([
+    alreadyRead(ctx.backendInstances()),
+    alreadyRead(ctx.containers()),
+    // net.network-acls reads the VPC whenever RDS answers, even when a failed security-group check skips the other path check.
+    ran('net.instance-security-groups') || ran('net.network-acls') ? alreadyRead(ctx.networkView()) : null,
+  ]);
+  if (!instances) return undefined;
+  return instances.map((i) => {
+    const report = containers?.reports[i.id];
+    let path: BackendFacts['path'] = null;
+    if (view && i.state === 'running') {
+      const p = evaluateDatabasePath(view, i);
+      path = p.blocked ? 'dropped' : p.securityGroups.verdict === 'open' && p.networkAcls.verdict === 'open' ? 'open' : 'unknown';
+    }
+    return { id: i.id, name: i.name, state: i.state, container: report?.ok ? report.container.status : null, path };
+  });
+}
+
+/** A read the checks made, if it has answered by now: a check that gave up at its budget leaves the facts without it. */
+function alreadyRead<T>(read: Promise<T>): Promise<T | null> {
+  return Promise.race([read.catch(() => null), new Promise<null>((resolve) => setImmediate(() => resolve(null)))]);
 }
 
 /** From the parameters the SSM checks already read: no extra call. */

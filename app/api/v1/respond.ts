@@ -1,7 +1,9 @@
 import 'server-only';
-import { AuthorizationError } from '@/lib/roles';
+import { callerFromRequest } from '@/lib/auth/api-token';
+import { AuthorizationError, type Caller } from '@/lib/roles';
 import type { EnvironmentStatus } from '@/lib/checks/types';
 import { ConfigError, UnknownEnvironmentError } from '@/lib/config/load';
+import { ENVIRONMENT_NAME_PATTERN } from '@/lib/config/schema';
 import type { EnvironmentHistory } from '@/lib/watcher';
 
 // The JSON API's shapes and failures, shared by its route handlers. Every answer is a DTO built
@@ -80,4 +82,25 @@ export function failure(err: unknown, what: string): Response {
   const name = err instanceof Error ? err.name : 'Error';
   console.error(`[api] ${what} failed: ${name}`);
   return json({ error: `${what} failed (${name}); the console log has the details` }, 500);
+}
+
+/**
+ * The opening every `/environments/{name}/...` handler shares: a caller (401 without), a name that
+ * can be an environment's (404 otherwise), then `answer`; whatever it throws becomes its status code.
+ */
+export async function environmentRoute(
+  req: Request,
+  params: Promise<{ name: string }>,
+  what: (name: string) => string,
+  answer: (caller: Caller, name: string) => Promise<Response>,
+): Promise<Response> {
+  const caller = await callerFromRequest(req);
+  if (!caller) return unauthorized();
+  const { name } = await params;
+  if (!ENVIRONMENT_NAME_PATTERN.test(name)) return notFound(name);
+  try {
+    return await answer(caller, name);
+  } catch (err) {
+    return failure(err, what(name));
+  }
 }

@@ -45,5 +45,10 @@ describe('the path picture', () => {
       ['linkbox-backend-5', 'skip', 'stopped'],
     ]);
     expect(lines[1]!.text).toBe('container running, path dropped');
+    // A Name tag two instances share does not tell them apart: their ids do.
+    expect(backendLines([
+      { id: 'i-1', name: 'linkbox-backend', state: 'running', container: 'running', path: 'open' },
+      { id: 'i-2', name: 'linkbox-backend', state: 'running', container: 'running', path: 'open' },
+    ]).map((l) => l.label)).toEqual(['i-1', 'i-2']);
   });
 });

@@ -1,8 +1,6 @@
-import { callerFromRequest } from '@/lib/auth/api-token';
 import { diagnoseEnvironment } from '@/lib/runbooks/diagnosis';
 import type { Diagnosis } from '@/lib/runbooks/types';
-import { failure, json, notFound, unauthorized, wantsFresh } from '../../../respond';
-import { ENVIRONMENT_NAME_PATTERN } from '@/lib/config/schema';
+import { environmentRoute, json, wantsFresh } from '../../../respond';
 
 // GET /api/v1/environments/{name}/diagnosis → {rootCause, runbook, steps, ...}. Same access as the
 // status API: a session or a bearer token (viewer), 401 without, 404 for an unknown environment.
@@ -38,16 +36,10 @@ function diagnosisDto(d: Diagnosis) {
   };
 }
 
-export async function GET(req: Request, { params }: { params: Promise<{ name: string }> }): Promise<Response> {
-  const caller = await callerFromRequest(req);
-  if (!caller) return unauthorized();
-  const { name } = await params;
-  if (!ENVIRONMENT_NAME_PATTERN.test(name)) return notFound(name);
-  const wait = new URL(req.url).searchParams.get('wait') ?? 'certain';
-  if (wait !== 'certain' && wait !== 'all') return json({ error: 'wait must be "certain" (the default: answer once the root cause is certain) or "all"' }, 400);
-  try {
+export function GET(req: Request, { params }: { params: Promise<{ name: string }> }): Promise<Response> {
+  return environmentRoute(req, params, (name) => `diagnosing ${name}`, async (caller, name) => {
+    const wait = new URL(req.url).searchParams.get('wait') ?? 'certain';
+    if (wait !== 'certain' && wait !== 'all') return json({ error: 'wait must be "certain" (the default: answer once the root cause is certain) or "all"' }, 400);
     return json(diagnosisDto(await diagnoseEnvironment(caller, name, { fresh: wantsFresh(req), wait })));
-  } catch (err) {
-    return failure(err, `diagnosing ${name}`);
-  }
+  });
 }
