@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
 import { DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
-import { GetCommandInvocationCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
+import { ListCommandInvocationsCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
 import { awsClients } from '../lib/aws/clients';
 import type { CheckId } from '../lib/checks/types';
 import { getEnvironment } from '../lib/config/load';
@@ -40,7 +40,7 @@ interface Fault {
   restore(lab: BenchLab, saved: Saved): Promise<void>;
 }
 
-type Proof = 'DescribeSecurityGroups' | 'DescribeDBInstances' | 'SendCommand → GetCommandInvocation';
+type Proof = 'DescribeSecurityGroups' | 'DescribeDBInstances' | 'SendCommand → ListCommandInvocations';
 
 interface Saved {
   dbSg: string;
@@ -71,7 +71,7 @@ const FAULTS: Fault[] = [
     expected: 'db.login',
     checklist: 'authentication-failed',
     // backend.tcp comes before db.login: the backends' nc through Run Command.
-    proof: 'SendCommand → GetCommandInvocation',
+    proof: 'SendCommand → ListCommandInvocations',
     cause: (lab, s) => psql(lab, s.username, s.password, `ALTER ROLE ${s.username} PASSWORD '${s.password}-x'`),
     restore: (lab, s) => psql(lab, s.username, `${s.password}-x`, `ALTER ROLE ${s.username} PASSWORD '${s.password}'`),
   },
@@ -202,12 +202,13 @@ async function timeProof(lab: BenchLab, env: AwsEnvironmentConfig, proof: Proof)
   const chain: Record<Proof, () => Promise<unknown>> = {
     DescribeSecurityGroups: () => ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'tag:Name', Values: ['linkbox-db-sg'] }] })),
     DescribeDBInstances: () => rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: lab.rds.instanceId })),
-    'SendCommand → GetCommandInvocation': async () => {
+    'SendCommand → ListCommandInvocations': async () => {
       const instanceId = lab.instances[0]!.id;
       const sent = await ssm.send(new SendCommandCommand({ InstanceIds: [instanceId], DocumentName: 'AWS-RunShellScript', Parameters: { commands: ['true'] } }));
       for (;;) {
-        const out = await ssm.send(new GetCommandInvocationCommand({ CommandId: sent.Command!.CommandId!, InstanceId: instanceId })).catch(() => undefined);
-        if (out?.Status && !['Pending', 'InProgress', 'Delayed'].includes(out.Status)) return;
+        const out = await ssm.send(new ListCommandInvocationsCommand({ CommandId: sent.Command!.CommandId!, Details: true })).catch(() => undefined);
+        const status = out?.CommandInvocations?.[0]?.Status;
+        if (status && !['Pending', 'InProgress', 'Delayed'].includes(status)) return;
         await sleep(10);
       }
     },
