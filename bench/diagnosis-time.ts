@@ -14,6 +14,7 @@ import type { CheckId } from '../lib/checks/types';
 import { getEnvironment } from '../lib/config/load';
 import type { AwsEnvironmentConfig } from '../lib/config/schema';
 import { diagnoseEnvironment, openDiagnosis } from '../lib/runbooks/diagnosis';
+import { getEnvironmentStatus } from '../lib/status';
 import type { Diagnosis } from '../lib/runbooks/types';
 import { awsCli, awsCliOk, type CliRun } from './support/aws-cli';
 import { pointConsoleAt, viewer } from './support/in-process';
@@ -141,8 +142,10 @@ runBenchmark(async () => {
         const run = openDiagnosis(viewer, 'production', { fresh: true });
         const d = await run.certain;
         const answered = performance.now() - started;
-        // The rest stream in after the answer; the next run starts once they have (or it would join them).
+        // The rest stream in after the answer; the next run starts once they and the status they
+        // read have settled (a fresh diagnosis joins a status still being put together).
         await run.complete;
+        await getEnvironmentStatus(viewer, 'production');
         runs.push({ d, ms: answered, everyStepMs: performance.now() - started });
       }
       const proofMs = await timeProof(lab, env, fault.proof);

@@ -26,8 +26,6 @@ runBenchmark(async () => {
   ]);
   const lab = await startBenchLab('scale', { environments: SIZES.at(-1)! });
   await lab.setLatency(LATENCY_MS);
-  // The watcher would read every environment at start-up, before the page does.
-  process.env.WATCH_INTERVAL_SECONDS = '0';
   const seeded = JSON.parse(readFileSync(lab.configPath, 'utf8')) as { environments: Array<{ kind: string; name: string }> };
   const aws = seeded.environments.filter((e) => e.kind === 'aws');
   const local = seeded.environments.filter((e) => e.kind !== 'aws');

@@ -53,6 +53,9 @@ export async function startConsole(lab: BenchLab): Promise<BenchConsole> {
         OIDC_CLIENT_ID: lab.oidc.clientId,
         OIDC_CLIENT_SECRET: lab.oidc.clientSecret,
         OPS_API_TOKENS: `bench:${token}`,
+        // The watcher would read every environment at start-up, before the pages measured here do;
+        // its own calls are bench/watcher.ts's.
+        WATCH_INTERVAL_SECONDS: '0',
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
