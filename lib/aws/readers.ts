@@ -53,7 +53,16 @@ function key(env: AwsEnvironmentConfig, what: string, ...parts: unknown[]): stri
 }
 
 export function linkboxParameters(env: AwsEnvironmentConfig, p: ReadPolicy): Promise<CachedValue<LinkboxParameters>> {
-  return cached(key(env, 'parameters', env.parameterPrefix), p.ttlMs, () => readLinkboxParameters(env, { signal: p.signal }), { fresh: p.fresh });
+  return cached(parametersKey(env), p.ttlMs, () => readLinkboxParameters(env, { signal: p.signal }), { fresh: p.fresh, remember: true });
+}
+
+function parametersKey(env: AwsEnvironmentConfig): string {
+  return key(env, 'parameters', env.parameterPrefix);
+}
+
+/** db-endpoint as the last good read of the parameters named it, however old; null before the first. */
+export function knownDatabaseEndpoint(env: AwsEnvironmentConfig): string | null {
+  return lastGoodValue<LinkboxParameters>(parametersKey(env))?.value.parameters['db-endpoint']?.value ?? null;
 }
 
 export function databaseInstance(env: AwsEnvironmentConfig, p: ReadPolicy): Promise<CachedValue<DatabaseInstance | null>> {
@@ -240,7 +249,7 @@ const writeGenerations = processWide('aws.readers.writeGenerations', () => new M
  */
 export function invalidateAfterWrite(env: AwsEnvironmentConfig, what: readonly WrittenRead[]): void {
   const keys: Record<WrittenRead, string> = {
-    parameters: key(env, 'parameters', env.parameterPrefix),
+    parameters: parametersKey(env),
     'db-instance': key(env, 'db-instance', env.rdsInstanceId),
     containers: containersKey(env),
   };

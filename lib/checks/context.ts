@@ -95,17 +95,20 @@ export function createAwsContext(env: AwsEnvironmentConfig, settings: RunSetting
   const backendInstances = once(() => value(readers.backendInstances(env, policy())));
   const running = async () => (await backendInstances()).filter((i) => i.state === 'running');
 
-  /** Where the backends' nc goes, or why there is nothing to test. */
-  const tcpTarget = async (): Promise<TcpProbeRequest | Exclude<BackendTcp, { kind: 'probed' }>> => {
-    const endpoint = (await parameters()).parameters['db-endpoint']?.value;
+  /** Where the backends' nc goes for a db-endpoint value, or why there is nothing to test. */
+  const targetFor = (endpoint: string | undefined): TcpProbeRequest | Exclude<BackendTcp, { kind: 'probed' }> => {
     if (endpoint === undefined) return { kind: 'no-endpoint' };
     if (!/^[A-Za-z0-9.-]+$/.test(endpoint)) return { kind: 'not-a-host', endpoint };
     return { host: endpoint, port: env.dbPort, waitSeconds: ncWaitSeconds(settings.budgetMs) };
   };
+  const tcpTarget = async () => targetFor((await parameters()).parameters['db-endpoint']?.value);
 
   const containers = once(async () => {
-    // A diagnosis asks the TCP question in the same command; a status waits neither for SSM nor for EC2 to start it.
-    const target = settings.probeBackendTcp ? await tcpTarget().catch(() => null) : null;
+    // A diagnosis asks the TCP question in the same command, to the db-endpoint the last read of SSM
+    // named, so it waits for no read (backendTcp asks again should this run's read name another);
+    // with nothing known yet, it waits for SSM. A status waits neither for SSM nor for EC2.
+    const known = settings.probeBackendTcp ? readers.knownDatabaseEndpoint(env) : null;
+    const target = settings.probeBackendTcp ? (known !== null ? targetFor(known) : await tcpTarget().catch(() => null)) : null;
     const tcpProbe = target && 'host' in target ? target : undefined;
     // Leaves the check a margin to report the per-instance reason before its own budget ends.
     const { value: reports, fetchedAt } = await readers.containerStates(env, policy(), {

@@ -1,5 +1,5 @@
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
-import { GetParametersCommand, ListCommandInvocationsCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { DescribeParametersCommand, GetParametersCommand, ListCommandInvocationsCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { invalidateCache } from '@/lib/aws/cache';
@@ -135,5 +135,43 @@ describe('the container chain of a status', () => {
     expect(await ctx.databasePassword()).toBe('x');
     expect(ssm.commandCalls(GetParametersCommand, { WithDecryption: true })).toHaveLength(1);
     end();
+  });
+});
+
+describe('the combined command of a diagnosis', () => {
+  const parametersNaming = (endpoint: string) => ({
+    Parameters: [
+      { Name: '/linkbox/db-endpoint', Type: 'String' as const, Value: endpoint, Version: 1 },
+      { Name: '/linkbox/db-password', Type: 'SecureString' as const, Value: 'x', Version: 1 },
+    ],
+  });
+  const commandsSent = () => ssm.commandCalls(SendCommandCommand).map((c) => (c.args[0].input.Parameters?.commands ?? []).join('\n'));
+
+  it('carries nc to the db-endpoint the last read of SSM named without waiting for this run\'s read, and asks again when that read names another', async () => {
+    ssm.on(DescribeParametersCommand).resolves({ Parameters: [] });
+    ssm.on(GetParametersCommand).resolves(parametersNaming('db-old.example.internal'));
+    await createAwsContext(env, { budgetMs: 5000, ttlMs: 0, fresh: true }).parameters();
+    ssm.resetHistory();
+
+    // This run's read of SSM is held back, and names another endpoint when it answers.
+    let answer!: () => void;
+    const held = new Promise<void>((r) => (answer = r));
+    ssm.on(GetParametersCommand).callsFake(async () => {
+      await held;
+      return parametersNaming('db-new.example.internal');
+    });
+    const ctx = createAwsContext(env, { budgetMs: 5000, ttlMs: 0, fresh: true, probeBackendTcp: true });
+    const containers = ctx.containers();
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    expect(commandsSent()).toHaveLength(1);
+    expect(commandsSent()[0]).toContain('nc -zv -w 2 db-old.example.internal 5432');
+
+    answer();
+    await containers;
+    const tcp = await ctx.backendTcp();
+    expect(tcp).toMatchObject({ kind: 'probed', host: 'db-new.example.internal' });
+    expect(commandsSent()).toHaveLength(2);
+    expect(commandsSent()[1]).toContain('nc -zv -w 2 db-new.example.internal 5432');
   });
 });
