@@ -1,7 +1,6 @@
 import 'server-only';
-import { describeAwsError } from '@/lib/aws/errors';
 import { parameterName } from '@/lib/aws/parameters';
-import type { AwsCheckContext } from './context';
+import { passwordOrCouldNotCheck, type AwsCheckContext } from './context';
 import { judgeBackendCredentials, type BackendCredentialsVerdict, type BackendReading, type CredentialField, type PsqlReading, type StoredCredentials } from './database-url';
 import { rotationPage } from './fixes';
 import type { CheckDefinition } from './run';
@@ -28,13 +27,9 @@ export const backendCredentialsCheck: CheckDefinition<AwsCheckContext> = {
     if (missing.length > 0 || !params['db-password']) {
       return { status: 'skip', summary: `${missing.map((k) => parameterName(env, k)).join(', ') || parameterName(env, 'db-password')} does not exist (see ssm.parameters)`, evidence: {} };
     }
-    let password: string;
-    try {
-      password = await ctx.databasePassword();
-    } catch (err) {
-      const d = describeAwsError(err, { action: 'reading the database password from SSM' });
-      return { status: 'error', summary: `Could not check: ${d.message}`, evidence: { reason: d.kind } };
-    }
+    const read = await passwordOrCouldNotCheck(ctx);
+    if ('verdict' in read) return read.verdict;
+    const { password } = read;
     const stored: StoredCredentials = { endpoint: plain.endpoint!, username: plain.username!, name: plain.name!, password };
     return verdictFor(env, stored, judgeBackendCredentials(stored, env.dbPort));
   },

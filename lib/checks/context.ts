@@ -8,6 +8,7 @@ import type { ContainerReport, TcpProbeRequest, TcpReport } from '@/lib/aws/run-
 import type { SimulatedDecision } from '@/lib/aws/iam';
 import type { AwsEnvironmentConfig, LocalEnvironmentConfig } from '@/lib/config/schema';
 import type { DatabaseNetworkView } from './network-path';
+import type { Verdict } from './types';
 
 // What the checks and runbook steps of one run share: each AWS read through lib/aws's cached
 // readers, at most once per run (memoised), started when the first check needs it and time-boxed by
@@ -79,6 +80,16 @@ export interface LocalCheckContext extends RunSettings, RunScope {
 }
 
 export type CheckContext = AwsCheckContext | LocalCheckContext;
+
+/** The run's decrypted password, or the could-not-check verdict both login-side checks give when SSM will not decrypt it. */
+export async function passwordOrCouldNotCheck(ctx: AwsCheckContext): Promise<{ password: string } | { verdict: Verdict }> {
+  try {
+    return { password: await ctx.databasePassword() };
+  } catch (err) {
+    const d = describeAwsError(err, { action: 'reading the database password from SSM' });
+    return { verdict: { status: 'error', summary: `Could not check: ${d.message}`, evidence: { reason: d.kind } } };
+  }
+}
 
 /** nc's own timeout: well inside the budget, since Run Command's delivery and polling take the rest. */
 function ncWaitSeconds(budgetMs: number): number {

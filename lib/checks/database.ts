@@ -1,9 +1,8 @@
 import 'server-only';
-import { describeAwsError } from '@/lib/aws/errors';
 import { parameterName } from '@/lib/aws/parameters';
 import type { AwsEnvironmentConfig } from '@/lib/config/schema';
 import { isTlsError, loginTargetFor, loginToDatabase, type DatabaseLoginResult, type DatabaseTarget, type TlsErrorCode } from '@/lib/db/login';
-import { PROBE_SHARE, type AwsCheckContext } from './context';
+import { passwordOrCouldNotCheck, PROBE_SHARE, type AwsCheckContext } from './context';
 import { aws, rotationPage, sh } from './fixes';
 import type { CheckDefinition } from './run';
 import type { CheckFix, Evidence } from './types';
@@ -28,13 +27,9 @@ export const databaseLoginCheck: CheckDefinition<AwsCheckContext> = {
       return { status: 'error', summary: `Could not check: ${what.join('; ')}`, evidence: { reason: where.missing.includes('rds-endpoint') ? 'no-endpoint' : 'no-credentials' } };
     }
     const { target } = where;
-    let password: string;
-    try {
-      password = await ctx.databasePassword();
-    } catch (err) {
-      const d = describeAwsError(err, { action: 'reading the database password from SSM' });
-      return { status: 'error', summary: `Could not check: ${d.message}`, evidence: { reason: d.kind } };
-    }
+    const read = await passwordOrCouldNotCheck(ctx);
+    if ('verdict' in read) return read.verdict;
+    const { password } = read;
     const result = await loginToDatabase(target, password, { timeoutMs: Math.floor(ctx.budgetMs * PROBE_SHARE), signal });
     const evidence = loginEvidence(result);
     if (result.ok) {
