@@ -1,6 +1,7 @@
 'use client';
 
 import { useActionState } from 'react';
+import { ActionRefusal } from '@/components/auth/action-refusal';
 import type { ActionState } from '@/lib/actions/safe-action';
 
 // One button: the server action sends the test notification and says how each webhook answered.
@@ -23,19 +24,7 @@ export function TestNotificationForm({ action, disabled }: { action: ServerActio
           {state.message}
         </p>
       )}
-      {state.error && (
-        <p role="alert" className="rounded border border-red-300 bg-red-50 px-3 py-2 text-sm text-red-900">
-          {state.error}
-          {state.signInUrl && (
-            <>
-              {' '}
-              <a href={state.signInUrl} className="underline">
-                Sign in again
-              </a>
-            </>
-          )}
-        </p>
-      )}
+      <ActionRefusal state={state} />
     </form>
   );
 }

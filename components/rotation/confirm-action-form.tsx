@@ -1,8 +1,8 @@
 'use client';
 
-import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import { useActionState, useEffect, useId, useRef } from 'react';
+import { ActionRefusal } from '@/components/auth/action-refusal';
 import { useKeptFormState } from '@/components/auth/kept-form-state';
 import type { ActionState } from '@/lib/actions/safe-action';
 
@@ -91,19 +91,7 @@ export function ConfirmActionForm({ action, environment, submitLabel, askImageTa
         {pending ? 'Working…' : submitLabel}
       </button>
       <div aria-live="polite">
-        {state.error && (
-          <p role="alert" className="rounded border border-red-300 bg-red-50 px-3 py-2 text-sm text-red-900">
-            {state.error}
-            {state.signInUrl && (
-              <>
-                {' '}
-                <Link href={state.signInUrl} className="font-semibold underline">
-                  Sign in again
-                </Link>
-              </>
-            )}
-          </p>
-        )}
+        <ActionRefusal state={state} />
         {state.ok && state.message && (
           <p role="status" className="text-sm text-emerald-800">
             {state.message}
