@@ -5,6 +5,7 @@ import type { InstanceRestartView, LockView, Refusal, RedeployState } from '@/li
 export type { InstanceRestartView, RedeployState } from '@/lib/operations/types';
 export { IMAGE_TAG_PATTERN } from '@/lib/config/schema';
 
+/** Built field by field from the store's RedeployRecord (a new column never reaches the page unreviewed), with the lock. */
 export interface RedeployView {
   id: string;
   environment: string;

@@ -26,6 +26,10 @@ export const ROLLBACK_STEPS = [
 export type RotationStepName = (typeof ROTATION_STEPS)[number]['name'];
 export type RollbackStepName = (typeof ROLLBACK_STEPS)[number]['name'];
 
+/**
+ * The rotation as the browser sees it: built field by field from the store's RotationRecord (so a
+ * column added there never reaches the page unreviewed), with the lock and what the viewer may do.
+ */
 export interface RotationView {
   id: string;
   environment: string;
