@@ -17,6 +17,7 @@ import { AddRoleToInstanceProfileCommand, CreateInstanceProfileCommand, CreateRo
 import { CreateDBInstanceCommand, CreateDBSubnetGroupCommand, RDSClient } from '@aws-sdk/client-rds';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import type { LabRdsState } from './contract';
 import { RDS_INTERFACE_DESCRIPTION } from './network/db-network';
 import { MASTER_DATABASE, MASTER_USERNAME } from './postgres';
 
@@ -120,20 +121,8 @@ export function linkBoxEnvironments(count: number): LinkBoxEnvironment[] {
 export interface SeededEnvironment {
   environment: LinkBoxEnvironment;
   instances: Array<{ id: string; name: string; privateIp: string; subnetId: string }>;
-  rds: {
-    instanceId: string;
-    endpointAddress: string;
-    port: number;
-    masterUsername: string;
-    dbName: string;
-    subnetGroupName: string;
-    /** The subnet group's subnets, as DescribeDBInstances reports them. */
-    subnetIds: string[];
-    /** Where the instance's network interface is: the DB subnet of its availability zone. */
-    subnetId: string;
-    privateIp: string;
-    networkInterfaceId: string;
-  };
+  /** What the lab state reports (less the TLS name, issued after seeding), and RDS's network interface. */
+  rds: Omit<LabRdsState, 'dnsName'> & { networkInterfaceId: string };
 }
 
 export interface SeededWorld {
