@@ -192,10 +192,9 @@ export class Container {
     child.on('message', (message: FromBackend) => {
       if (message.type === 'resolved') this.databaseUrl = message.databaseUrl;
       else if (message.type === 'listening') settle({ ok: true });
-      else if (message.type === 'failed') {
-        this.state.error = message.error;
-        settle({ ok: false, error: message.error });
-      }
+      // The process exits right after saying why; the start is answered once it has, so whoever
+      // reads the container's state after a failed start_application.sh sees it exited, not running.
+      else if (message.type === 'failed') this.state.error = message.error;
     });
     this.exited = new Promise<void>((resolve) => {
       child.on('exit', (code, signal) => {
