@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { expect, type Page } from '@playwright/test';
 
 // The lab as an operator reaches it: its state endpoint, and the AWS CLI v2 pointed at its gateway.
 // Faults are caused the way they happen in life (aws ec2 revoke-security-group-ingress), not by switches.
@@ -82,4 +83,24 @@ export async function slowAws(service: string, action: string, ms: number): Prom
 
 export async function fast(ruleId: string): Promise<void> {
   await fetch(`${labUrl()}/_lab/faults/${encodeURIComponent(ruleId)}`, { method: 'DELETE' });
+}
+
+/**
+ * Fresh diagnoses of production until one is healthy, leaving the lab and the console's cache
+ * healthy for the next spec. The polled value names every failing step, so a miss says what stayed broken.
+ */
+export async function untilDiagnosedHealthy(page: Page): Promise<void> {
+  await expect
+    .poll(
+      async () => {
+        const d = (await (await page.request.get('/api/v1/environments/production/diagnosis?fresh=1')).json()) as {
+          verdict: string;
+          steps: Array<{ id: string; status: string; summary: string }>;
+        };
+        const failing = d.steps.filter((s) => s.status === 'fail' || s.status === 'error').map((s) => `${s.id} ${s.status}: ${s.summary}`);
+        return [d.verdict, ...failing].join('\n');
+      },
+      { timeout: 60_000 },
+    )
+    .toBe('healthy');
 }
