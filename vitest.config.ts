@@ -25,7 +25,7 @@ export default defineConfig({
           environment: 'node',
           // Each file starts its own lab on kernel-picked ports and its own data dir, and most of a
           // file's time is waiting on that lab (Run Command polls, TCP timeouts): two at a time take
-          // about 13 minutes on two cores where one after another took 20.
+          // 13–14 minutes on two cores where one after another took 20.
           fileParallelism: true,
           maxWorkers: 2,
           testTimeout: 120_000,
